@@ -1,0 +1,71 @@
+/**
+ * flashtensor: tensors, attention, quantized layers and language models for Node and browsers.
+ * This entry point re-exports the public API and registers the CPU backend.
+ */
+
+import './backends/cpu/index.js';
+import { ENGINE, type MemoryInfo, type TensorContainer, collectTensors } from './lib/engine.js';
+import { Tensor } from './lib/tensor.js';
+
+export { Tensor, type NestedArray } from './lib/tensor.js';
+export type { DType, DataArray } from './lib/dtype.js';
+export { DTYPES, bytesPerElement, isFloat, promoteTypes } from './lib/dtype.js';
+export type { Shape } from './lib/shape.js';
+export * from './lib/errors.js';
+export { registerKernel, unregisterKernel, getKernel, hasKernel, kernelsForBackend } from './lib/backend.js';
+export type { Backend, KernelConfig, KernelFunc, TensorInfo, DataId } from './lib/backend.js';
+export type { MemoryInfo, TensorContainer } from './lib/engine.js';
+export { Random } from './lib/random.js';
+export * as float16 from './lib/float16.js';
+export * from './ops/index.js';
+
+/** Runs `fn` and disposes every tensor it created except those it returns (or `keep`s). Synchronous only. */
+export function tidy<T extends TensorContainer>(fn: () => T): T {
+  return ENGINE.tidy(fn);
+}
+
+/** Marks a tensor to survive the enclosing `tidy`. */
+export function keep<T extends Tensor>(t: T): T {
+  t.kept = true;
+  return t;
+}
+
+/** Disposes every tensor in a container (tensor, array, object). */
+export function dispose(container: TensorContainer): void {
+  const set = new Set<Tensor>();
+  collectTensors(container, set);
+  for (const t of set) t.dispose();
+}
+
+/** Live tensors, bytes and the peak bytes (including kernel scratch) since the last reset. */
+export function memory(): MemoryInfo {
+  return ENGINE.memory();
+}
+
+/** Starts a new peak-memory measurement from the current usage. */
+export function resetPeakMemory(): void {
+  ENGINE.resetPeakMemory();
+}
+
+/** Makes `name` the backend for new tensors (awaits initialisation for GPU backends). */
+export function setBackend(name: string): Promise<void> {
+  return ENGINE.setBackend(name);
+}
+
+/** Name of the active backend. */
+export function getBackend(): string {
+  return ENGINE.backend.name;
+}
+
+/** Registered backend names. */
+export function listBackends(): string[] {
+  return ENGINE.registeredBackends();
+}
+
+/** Copies a tensor's data to another backend (a new tensor; the original is untouched). */
+export async function toBackend(t: Tensor, name: string): Promise<Tensor> {
+  t.throwIfDisposed('toBackend');
+  const target = await ENGINE.initBackend(name);
+  const raw = await ENGINE.backendOf(t).read(t.dataId, t.size, t.dtype);
+  return ENGINE.makeTensor(raw, t.shape, t.dtype, target);
+}

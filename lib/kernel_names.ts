@@ -1,0 +1,64 @@
+/**
+ * The one vocabulary of kernel names. Ops, backends, the conformance suite and docs all use these
+ * constants; each entry says the inputs (in order) and attributes the kernel receives. Output
+ * shapes and dtypes are decided by the op, which passes them in attrs where a kernel needs them.
+ */
+
+/** Elementwise one-input kernels: inputs [x]; attrs { dtype } (the output dtype). */
+export const UNARY_KERNELS = [
+  'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Rsqrt', 'Tanh', 'Sigmoid', 'Silu', 'Relu', 'Gelu', 'GeluTanh',
+  'LogicalNot', 'Cast',
+] as const;
+export type UnaryKernel = (typeof UNARY_KERNELS)[number];
+
+/** Elementwise two-input kernels with broadcasting: inputs [a, b]; attrs { dtype, shape } (output). */
+export const BINARY_KERNELS = [
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Maximum', 'Minimum',
+  'Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr',
+] as const;
+export type BinaryKernel = (typeof BINARY_KERNELS)[number];
+
+/** inputs [condition(bool), a, b]; attrs { dtype, shape }: condition ? a : b, broadcast. */
+export const Where = 'Where';
+/** inputs [a, b]; attrs { transposeA, transposeB, dtype, shape }: batched, batch dims broadcast. */
+export const MatMul = 'MatMul';
+
+/** Reductions: inputs [x]; attrs { axes (sorted, normalised), keepDims, dtype, shape }. */
+export const REDUCE_KERNELS = ['Sum', 'Mean', 'Max', 'Min', 'ArgMax', 'ArgMin'] as const;
+export type ReduceKernel = (typeof REDUCE_KERNELS)[number];
+
+/** inputs [x]; attrs { axis }: softmax along one axis (computed in float32). */
+export const Softmax = 'Softmax';
+/** inputs [x]; attrs { axis }. */
+export const LogSoftmax = 'LogSoftmax';
+/** inputs [x, weight?, bias?]; attrs { eps, hasWeight, hasBias }: over the last axis, float32 math. */
+export const LayerNorm = 'LayerNorm';
+/** inputs [x, weight?]; attrs { eps, hasWeight }: over the last axis, float32 math, Hugging Face rounding. */
+export const RmsNorm = 'RmsNorm';
+/**
+ * inputs [x (..., T, D), cos (..., T, R/2), sin (same)]; attrs { interleaved }: rotates the first
+ * R features of x, pairs (i, i + R/2) (rotate-half) or (2i, 2i+1) (interleaved).
+ */
+export const Rope = 'Rope';
+
+/** inputs [x, indices(int32)]; attrs { axis, shape }: out = x taken at indices along axis. */
+export const Gather = 'Gather';
+/** inputs [...xs]; attrs { axis, shape }. */
+export const Concat = 'Concat';
+/** inputs [x]; attrs { begin, size }. */
+export const Slice = 'Slice';
+/** inputs [x]; attrs { perm, shape }. */
+export const Transpose = 'Transpose';
+/** inputs [x]; attrs { shape }: broadcast x to shape (materialised). */
+export const BroadcastTo = 'BroadcastTo';
+/** inputs [x]; attrs { reps, shape }: repeat the whole tensor along each axis (torch `repeat`). */
+export const Tile = 'Tile';
+/** inputs [x]; attrs { k, upper }: keep the upper (triu) or lower (tril) triangle of the last two axes. */
+export const Triangle = 'Triangle';
+/** inputs [x]; attrs { k, largest }: top-k along the last axis → [values, indices(int32)], sorted. */
+export const TopK = 'TopK';
+/**
+ * inputs [dst, src]; attrs { begin }: writes src into dst at begin, IN PLACE, returns nothing new
+ * (the op returns dst). For caches; the only mutating kernel.
+ */
+export const WriteSlice = 'WriteSlice';

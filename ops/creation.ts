@@ -1,0 +1,196 @@
+/** Creating tensors: from values, constants, ranges and seeded random draws. */
+
+import { assertDType, storageCtor, type DType, type StorageArray } from '../lib/dtype.js';
+import { ENGINE } from '../lib/engine.js';
+import { ArgumentError, ShapeError } from '../lib/errors.js';
+import { encodeBf16, encodeF16 } from '../lib/float16.js';
+import { Random } from '../lib/random.js';
+import { assertShape, describe, sizeOf, type Shape } from '../lib/shape.js';
+import type { Tensor } from '../lib/tensor.js';
+import { checkNumber } from './util.js';
+
+/** Values accepted by `tensor`: a number, a boolean, nested arrays of them, or a typed array. */
+export type TensorValues =
+  | number
+  | boolean
+  | readonly TensorValues[]
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Int8Array
+  | Uint8Array
+  | Uint16Array;
+
+/**
+ * Creates a tensor from values. `shape` defaults to the nesting of `values`; `dtype` defaults to
+ * the typed array's type, 'bool' for booleans, else 'float32'. Float16/bfloat16 values are
+ * rounded to nearest even.
+ */
+export function tensor(values: TensorValues, shape?: Shape, dtype?: DType): Tensor {
+  const op = 'tensor';
+  if (dtype !== undefined) assertDType(dtype, op);
+  const inferred: number[] = [];
+  const flat = flatten(values, inferred, op);
+  if (shape === undefined) shape = inferred;
+  else assertShape(shape, op);
+  if (sizeOf(shape) !== flat.length) {
+    throw new ShapeError(`${op}: shape [${shape}] holds ${sizeOf(shape)} elements but ${flat.length} values were given`);
+  }
+  dtype ??= defaultDType(values);
+  return ENGINE.makeTensor(toStorage(flat, dtype), shape, dtype);
+}
+
+/** A rank-0 tensor. */
+export function scalar(value: number | boolean, dtype?: DType): Tensor {
+  return tensor(value, [], dtype);
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: Shape, value: number | boolean, dtype?: DType): Tensor {
+  assertShape(shape, 'full');
+  if (dtype !== undefined) assertDType(dtype, 'full');
+  dtype ??= typeof value === 'boolean' ? 'bool' : 'float32';
+  const v = typeof value === 'boolean' ? Number(value) : checkNumber(value, 'full', 'value');
+  const storage = toStorage(new Float64Array(sizeOf(shape)).fill(v), dtype);
+  return ENGINE.makeTensor(storage, shape, dtype);
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
+  return full(shape, 0, dtype);
+}
+
+/** A tensor of ones. */
+export function ones(shape: Shape, dtype: DType = 'float32'): Tensor {
+  return full(shape, 1, dtype);
+}
+
+/** Zeros with the shape and dtype of `t`. */
+export function zerosLike(t: Tensor): Tensor {
+  return full(t.shape, 0, t.dtype);
+}
+
+/** Ones with the shape and dtype of `t`. */
+export function onesLike(t: Tensor): Tensor {
+  return full(t.shape, 1, t.dtype);
+}
+
+/**
+ * Values from `start` (inclusive) to `stop` (exclusive) by `step`, like torch.arange; `arange(n)`
+ * counts 0 … n−1. Integer arguments give int32, otherwise float32.
+ */
+export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
+  const op = 'arange';
+  if (stop === undefined) [start, stop] = [0, start];
+  checkNumber(start, op, 'start');
+  checkNumber(stop, op, 'stop');
+  checkNumber(step, op, 'step');
+  if (step === 0) throw new ArgumentError(`${op}: 'step' must be non-zero`);
+  if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new ArgumentError(`${op}: 'start' and 'stop' must be finite`);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  dtype ??= [start, stop, step].every(Number.isInteger) ? 'int32' : 'float32';
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) v[i] = start + i * step;
+  return ENGINE.makeTensor(toStorage(v, dtype), [n], dtype);
+}
+
+/** Options for random tensors. */
+export interface RandomOptions {
+  seed?: number;
+  dtype?: DType;
+}
+
+/** Standard-normal samples (times `std`, plus `mean`); reproducible for a given seed. */
+export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  assertShape(shape, 'randn');
+  const dtype = opts.dtype ?? 'float32';
+  const rng = new Random(opts.seed);
+  const mean = opts.mean ?? 0;
+  const std = opts.std ?? 1;
+  const v = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < v.length; i++) v[i] = mean + std * rng.normal();
+  return ENGINE.makeTensor(toStorage(v, dtype), shape, dtype);
+}
+
+/** Uniform samples in [low, high); reproducible for a given seed. */
+export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  assertShape(shape, 'rand');
+  const dtype = opts.dtype ?? 'float32';
+  const rng = new Random(opts.seed);
+  const lo = opts.low ?? 0;
+  const hi = opts.high ?? 1;
+  const v = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rng.uniform();
+  return ENGINE.makeTensor(toStorage(v, dtype), shape, dtype);
+}
+
+/**
+ * Wraps raw storage (float16/bfloat16 as bits) as a tensor, copying it to the active backend.
+ * Used by loaders; `tensor()` is the user-facing constructor.
+ */
+export function fromStorage(raw: StorageArray, shape: Shape, dtype: DType): Tensor {
+  assertShape(shape, 'fromStorage');
+  const Ctor = storageCtor(dtype);
+  if (!(raw instanceof Ctor) || raw.length !== sizeOf(shape)) {
+    throw new ArgumentError(`fromStorage: expected a ${Ctor.name} of ${sizeOf(shape)} elements for ${dtype} [${shape}], got ${raw.constructor.name}(${raw.length})`);
+  }
+  return ENGINE.makeTensor(raw, shape, dtype);
+}
+
+/** Converts numbers to a dtype's raw storage (ints truncate toward zero and wrap, like a cast). */
+export function toStorage(flat: ArrayLike<number>, dtype: DType): StorageArray {
+  switch (dtype) {
+    case 'float16': return encodeF16(flat);
+    case 'bfloat16': return encodeBf16(flat);
+    case 'bool': {
+      const out = new Uint8Array(flat.length);
+      for (let i = 0; i < flat.length; i++) out[i] = flat[i] ? 1 : 0;
+      return out;
+    }
+    default: {
+      const Ctor = storageCtor(dtype);
+      if (flat instanceof Ctor) return flat.slice() as StorageArray;
+      return Ctor.from(flat as ArrayLike<number>) as StorageArray;
+    }
+  }
+}
+
+function defaultDType(values: TensorValues): DType {
+  if (values instanceof Int32Array) return 'int32';
+  if (values instanceof Int8Array) return 'int8';
+  if (values instanceof Uint8Array) return 'uint8';
+  let v: unknown = values;
+  while (Array.isArray(v) && v.length) v = v[0];
+  return typeof v === 'boolean' ? 'bool' : 'float32';
+}
+
+function flatten(values: TensorValues, shape: number[], op: string): ArrayLike<number> {
+  if (typeof values === 'number') return [values];
+  if (typeof values === 'boolean') return [values ? 1 : 0];
+  if (ArrayBuffer.isView(values)) {
+    shape.push(values.length);
+    return values as ArrayLike<number>;
+  }
+  if (!Array.isArray(values)) throw new ArgumentError(`${op}: 'values' must be numbers, booleans, nested arrays or a typed array, got ${describe(values)}`);
+  // Infer the shape from the first element at each depth, then check every element agrees.
+  let v: unknown = values;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  const out: number[] = [];
+  const walk = (x: unknown, depth: number, path: string) => {
+    if (depth === shape.length) {
+      if (typeof x === 'number') out.push(x);
+      else if (typeof x === 'boolean') out.push(x ? 1 : 0);
+      else throw new ArgumentError(`${op}: value at ${path || 'top'} must be a number or boolean, got ${describe(x)}`);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) {
+      throw new ShapeError(`${op}: ragged nested array at ${path || 'top'}: expected ${shape[depth]} elements, got ${Array.isArray(x) ? x.length : describe(x)}`);
+    }
+    for (let i = 0; i < x.length; i++) walk(x[i], depth + 1, `${path}[${i}]`);
+  };
+  walk(values, 0, '');
+  return out;
+}
