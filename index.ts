@@ -18,6 +18,7 @@ export type { MemoryInfo, TensorContainer } from './lib/engine.js';
 export { Random } from './lib/random.js';
 export * as float16 from './lib/float16.js';
 export * from './ops/index.js';
+export { SDPBackend, sdpaKernel, currentSdpaScope, SDPA_SCOPES_ARE_ASYNC_SAFE, type SdpaKernelOptions } from './lib/sdpa_context.js';
 
 /** Runs `fn` and disposes every tensor it created except those it returns (or `keep`s). Synchronous only. */
 export function tidy<T extends TensorContainer>(fn: () => T): T {

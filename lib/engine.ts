@@ -107,6 +107,17 @@ class Engine {
     this.active = await this.initBackend(name);
   }
 
+  /** Runs `fn` with `backend` as the active backend (creation ops inside allocate there). */
+  withBackend<T>(backend: Backend, fn: () => T): T {
+    const prev = this.active;
+    this.active = backend;
+    try {
+      return fn();
+    } finally {
+      this.active = prev;
+    }
+  }
+
   get backend(): Backend {
     if (this.active) return this.active;
     const best = [...this.backends.entries()].sort((a, b) => b[1].priority - a[1].priority);

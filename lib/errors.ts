@@ -47,3 +47,19 @@ export function check(
 ): asserts cond {
   if (!cond) throw new ErrorClass(message());
 }
+
+/** One implementation's verdict in an SDPA dispatch. */
+export interface SdpaRejection {
+  backend: string;
+  reasons: string[];
+}
+
+/** No attention implementation is both allowed by the scope and eligible for the inputs. */
+export class NoAvailableKernelError extends FlashTensorError {
+  constructor(readonly rejections: SdpaRejection[]) {
+    super(
+      'No available kernel. Aborting execution.\n' +
+        rejections.map((r) => `  ${r.backend} not used because: ${r.reasons.join('; ')}`).join('\n'),
+    );
+  }
+}

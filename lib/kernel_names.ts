@@ -62,3 +62,17 @@ export const TopK = 'TopK';
  * (the op returns dst). For caches; the only mutating kernel.
  */
 export const WriteSlice = 'WriteSlice';
+/** inputs [src (n, …), indices(int32, n)]; attrs { rows }: zeros (rows, …) with row indices[i] = src[i]. */
+export const ScatterRows = 'ScatterRows';
+/**
+ * Fused attention kernels: inputs [q (B,H,L,E), k (B,Hkv,S,E), v (B,Hkv,S,Ev), mask?]; attrs
+ * { scale, causal: 'none'|'upperLeft'|'lowerRight', enableGqa, hasMask, returnLse } → out (B,H,L,Ev)
+ * in q's dtype, or [out, lse (B,H,L) float32] with returnLse.
+ */
+export const SdpaFlash = 'SdpaFlash';
+export const SdpaEfficient = 'SdpaEfficient';
+/**
+ * inputs [q (Tq,H,E), k (Tk,Hkv,E), v (Tk,Hkv,Ev), cuSeqlensQ, cuSeqlensK (int32, B+1)];
+ * attrs { scale, causal (bottom-right per sequence), maxSeqlenQ, maxSeqlenK } → (Tq, H, Ev).
+ */
+export const FlashAttnVarlen = 'FlashAttnVarlen';

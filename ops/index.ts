@@ -6,3 +6,4 @@ export * from './linalg.js';
 export * from './nn.js';
 export * from './reduce.js';
 export * from './shape_ops.js';
+export * from './attention/index.js';

@@ -2,6 +2,7 @@
 
 import { ENGINE } from '../../lib/engine.js';
 import { CpuBackend } from './backend.js';
+import './kernels/attention.js';
 import './kernels/elementwise.js';
 import './kernels/matmul.js';
 import './kernels/nn.js';
