@@ -1,0 +1,84 @@
+/**
+ * The module tree. A Module's fields are named after checkpoint keys (`self_attn`, `q_proj`,
+ * `weight`); parameters and children are discovered from those fields, so a module's path plus a
+ * field name is exactly the safetensors tensor name.
+ */
+
+import { bytesPerElement } from '../../lib/dtype.js';
+import { Tensor } from '../../lib/tensor.js';
+import { isLinearWeight, type LinearWeight } from './weight.js';
+
+/** A parameter: a plain tensor, or a Linear weight that may be quantized. */
+export type Parameter = Tensor | LinearWeight;
+
+/** Base class of every layer and model. */
+export abstract class Module {
+  /** Child modules, in field order; arrays of modules become `name.0`, `name.1`, … */
+  namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [k, v] of Object.entries(this)) {
+      if (v instanceof Module) out.push([k, v]);
+      else if (Array.isArray(v) && v.length && v.every((m) => m instanceof Module)) v.forEach((m, i) => out.push([`${k}.${i}`, m]));
+    }
+    return out;
+  }
+
+  /** This module and every descendant with its dotted path. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
+    return out;
+  }
+
+  /** Parameters directly on this module (fields holding tensors or Linear weights; null = absent). */
+  ownParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [k, v] of Object.entries(this)) if (v instanceof Tensor || isLinearWeight(v)) out.push([k, v]);
+    return out;
+  }
+
+  /** Every parameter with its dotted path (tied parameters appear under each of their names). */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [k, p] of m.ownParameters()) out.push([path ? `${path}.${k}` : k, p]);
+    }
+    return out;
+  }
+
+  /** Every tensor to save, flattened: a quantized weight contributes its own keys (`weight`, `SCB`, …). */
+  stateDict(prefix = ''): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, p] of this.namedParameters(prefix)) {
+      if (p instanceof Tensor) out.set(name, p);
+      else {
+        const base = name.slice(0, name.lastIndexOf('.') + 1);
+        for (const [suffix, t] of Object.entries(p.stateTensors())) out.set(`${base}${suffix}`, t);
+      }
+    }
+    return out;
+  }
+
+  /** Bytes held by the parameters, counting shared (tied) storage once. */
+  getMemoryFootprint(): number {
+    const seen = new Set<unknown>();
+    let bytes = 0;
+    for (const [, p] of this.namedParameters()) {
+      const key = p instanceof Tensor ? p.dataId : p;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      bytes += p instanceof Tensor ? p.size * bytesPerElement(p.dtype) : p.byteSize();
+    }
+    return bytes;
+  }
+
+  /** Frees every parameter (shared ones once). */
+  dispose(): void {
+    const seen = new Set<unknown>();
+    for (const [, p] of this.namedParameters()) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      p.dispose();
+    }
+  }
+}
