@@ -15,3 +15,5 @@ export { CheckpointMismatchError, type LoadProgress, type ShapeMismatch, type We
 export { generate, generationStats, type GenerateOptions, type GenerationStats } from './generation/generate.js';
 export { TokenStreamer, TextStreamer, type GenerationStreamer, type TextStreamerOptions } from './generation/streamers.js';
 export { createStreamDecoder, type StreamDecoder, type TokenizerLike } from './tokenizer/stream_decoder.js';
+export { AutoTokenizer, PreTrainedTokenizer, type ChatMessage, type ChatTemplateOptions, type EncodeOptions, type DecodeOptions } from './tokenizer/tokenizer.js';
+export { bundledModelDir } from './bundled.js';

@@ -42,6 +42,8 @@ export interface GenerateOptions {
   attentionMask?: TokenInput;
   /** Receives each step's tokens as they are produced. */
   streamer?: GenerationStreamer | ((tokens: number[], step: number) => void);
+  /** Receives each step's raw last-position logits (B × vocab, before any processing); for debugging a cache. */
+  onLogits?: (logits: Float32Array, step: number) => void;
 }
 
 /** Timing of the last `generate()` call on a model (tokens/s for prefill and decode). */
@@ -140,6 +142,7 @@ export async function generate(model: CausalLM, inputIds: TokenInput, opts: Gene
       const data = (await logits.data()) as Float32Array;
       logits.dispose();
       if (step === 0) tPrefill = performance.now();
+      opts.onLogits?.(data, step);
       const V = data.length / B;
       const next = new Array<number>(B);
       const streamed = new Array<number>(B).fill(-1);
