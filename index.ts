@@ -17,6 +17,7 @@ export type { Backend, KernelConfig, KernelFunc, TensorInfo, DataId } from './li
 export type { MemoryInfo, TensorContainer } from './lib/engine.js';
 export { Random } from './lib/random.js';
 export * as float16 from './lib/float16.js';
+export * from './lib/safetensors.js';
 export * from './ops/index.js';
 
 /** Runs `fn` and disposes every tensor it created except those it returns (or `keep`s). Synchronous only. */
