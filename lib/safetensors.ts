@@ -10,7 +10,7 @@
  */
 
 export {
-  MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_HEADER_BYTES,
   layoutSafetensors,
   type SafetensorsEntry,
 } from './safetensors/format.js';
@@ -18,10 +18,10 @@ export {
   SafetensorsFile,
   loadSafetensors,
   openSafetensors,
-  type LoadOptions,
+  type SafetensorsLoadOptions,
   type LoadedSafetensors,
-  type OpenOptions,
-  type ReadOptions,
+  type SafetensorsOpenOptions,
+  type SafetensorsReadOptions,
   type SafetensorsSource,
 } from './safetensors/reader.js';
-export { saveSafetensors, serializeSafetensors, type NamedTensors } from './safetensors/writer.js';
+export { saveSafetensors, serializeSafetensors, type SafetensorsTensorMap } from './safetensors/writer.js';

@@ -12,7 +12,7 @@ import type { DType } from '../dtype.js';
 import { SafetensorsError } from '../errors.js';
 
 /** Largest header accepted and written, as in the reference implementation (100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
 /**
  * Every dtype code the format defines, in the order of the reference implementation's `Dtype`
@@ -105,8 +105,8 @@ export function parseHeaderLength(first8: Uint8Array, fileSize: number, file: st
   }
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const n = view.getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(`safetensors '${file}': header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte (100 MB) limit`);
+  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(`safetensors '${file}': header length ${n} exceeds the ${SAFETENSORS_MAX_HEADER_BYTES}-byte (100 MB) limit`);
   }
   const len = Number(n);
   if (8 + len > fileSize) {
@@ -270,8 +270,8 @@ export function layoutSafetensors<T extends LayoutItem>(items: readonly T[], met
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
   const padded = Math.ceil(json.length / 8) * 8;
-  if (padded > MAX_HEADER_BYTES) {
-    throw new SafetensorsError(`safetensors: the header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte (100 MB) limit`);
+  if (padded > SAFETENSORS_MAX_HEADER_BYTES) {
+    throw new SafetensorsError(`safetensors: the header would be ${padded} bytes, over the ${SAFETENSORS_MAX_HEADER_BYTES}-byte (100 MB) limit`);
   }
   const header = new Uint8Array(8 + padded).fill(0x20, 8 + json.length);
   new DataView(header.buffer).setBigUint64(0, BigInt(padded), true);

@@ -40,13 +40,13 @@ export interface SafetensorsSource {
 }
 
 /** Options for `openSafetensors`. */
-export interface OpenOptions {
+export interface SafetensorsOpenOptions {
   /** Largest single read, and the size of the conversion buffer (default 16 MiB). */
   chunkBytes?: number;
 }
 
 /** Options for reading one tensor. */
-export interface ReadOptions {
+export interface SafetensorsReadOptions {
   /** Convert to this dtype while loading (default: the entry's `loadDType`). */
   dtype?: DType;
   /** Backend to create the tensor on (default: the active one). */
@@ -58,7 +58,7 @@ export interface ReadOptions {
 }
 
 /** Options for `loadSafetensors`. */
-export interface LoadOptions extends OpenOptions {
+export interface SafetensorsLoadOptions extends SafetensorsOpenOptions {
   /** Names to load, or a predicate; default all. Names missing from the file are an error. */
   filter?: readonly string[] | ((name: string, entry: SafetensorsEntry) => boolean);
   /** Target dtype for every tensor, or per tensor (undefined keeps the entry's `loadDType`). */
@@ -241,7 +241,7 @@ export class SafetensorsFile {
    * floats round to nearest even, floats to integers truncate toward zero (NaN, ±Inf or out of
    * range is an error), integers to narrower integers must fit, anything to bool is `x != 0`.
    */
-  async read(name: string, opts: ReadOptions = {}): Promise<Tensor> {
+  async read(name: string, opts: SafetensorsReadOptions = {}): Promise<Tensor> {
     const { entry, shard } = this.slot(name, 'read');
     const where = `safetensors '${entry.file}': tensor '${name}'`;
     if (entry.loadDType === null) {
@@ -473,7 +473,7 @@ function i64Overflow(src: Uint8Array, i: number, base: number, dtype: DType, whe
  */
 export async function openSafetensors(
   source: string | Uint8Array | ArrayBuffer | SafetensorsSource,
-  opts: OpenOptions = {},
+  opts: SafetensorsOpenOptions = {},
 ): Promise<SafetensorsFile> {
   const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
   if (!Number.isSafeInteger(chunk) || chunk < 8) {
@@ -601,7 +601,7 @@ async function openIndex(indexPath: string, chunk: number): Promise<SafetensorsF
  */
 export async function loadSafetensors(
   source: string | Uint8Array | ArrayBuffer | SafetensorsSource,
-  opts: LoadOptions = {},
+  opts: SafetensorsLoadOptions = {},
 ): Promise<LoadedSafetensors> {
   const file = await openSafetensors(source, opts);
   const tensors: Record<string, Tensor> = {};

@@ -13,7 +13,7 @@ import { nodeModules, yieldToEventLoop } from './node.js';
 import { hostViewBackend, isStableBuffer } from './reader.js';
 
 /** Tensors to save: a record, a Map, or [name, tensor] pairs. */
-export type NamedTensors = Record<string, Tensor> | Map<string, Tensor> | Iterable<readonly [string, Tensor]>;
+export type SafetensorsTensorMap = Record<string, Tensor> | Map<string, Tensor> | Iterable<readonly [string, Tensor]>;
 
 interface Item extends LayoutItem {
   tensor: Tensor;
@@ -21,7 +21,7 @@ interface Item extends LayoutItem {
 
 const WRITE_CHUNK = 16 << 20;
 
-function prepare(op: string, tensors: NamedTensors, metadata: Record<string, string> | undefined): Item[] {
+function prepare(op: string, tensors: SafetensorsTensorMap, metadata: Record<string, string> | undefined): Item[] {
   if (metadata !== undefined) {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new SafetensorsError(`${op}: metadata must be an object mapping strings to strings, got ${show(metadata)}`);
@@ -67,7 +67,7 @@ async function rawBytes(t: Tensor): Promise<Uint8Array> {
  * temporary file is removed and an existing `path` is left as it was. Tensors are streamed
  * one at a time (CPU tensors straight from the heap, others through one per-tensor copy).
  */
-export async function saveSafetensors(path: string, tensors: NamedTensors, metadata?: Record<string, string>): Promise<void> {
+export async function saveSafetensors(path: string, tensors: SafetensorsTensorMap, metadata?: Record<string, string>): Promise<void> {
   const op = `saveSafetensors('${path}')`;
   const items = prepare(op, tensors, metadata);
   const { header, order } = layoutSafetensors(items, metadata);
@@ -123,7 +123,7 @@ export async function saveSafetensors(path: string, tensors: NamedTensors, metad
 }
 
 /** The safetensors bytes of `tensors` in memory (same layout as `saveSafetensors`); works in browsers. */
-export async function serializeSafetensors(tensors: NamedTensors, metadata?: Record<string, string>): Promise<Uint8Array> {
+export async function serializeSafetensors(tensors: SafetensorsTensorMap, metadata?: Record<string, string>): Promise<Uint8Array> {
   const items = prepare('serializeSafetensors', tensors, metadata);
   const { header, order, dataBytes } = layoutSafetensors(items, metadata);
   const out = new Uint8Array(header.length + dataBytes);
