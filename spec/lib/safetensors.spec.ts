@@ -31,8 +31,8 @@ function findFixtures(): string {
     if (dirname(dir) === dir) throw new Error(`shared/fixtures not found beside ${REPO_ROOT} or above it; set FLASHTENSOR_FIXTURES`);
   }
 }
-const FIXTURES = findFixtures();
-const fixture = (...p: string[]) => join(FIXTURES, ...p);
+let fixturesDir: string | undefined;
+const fixture = (...p: string[]) => join((fixturesDir ??= findFixtures()), ...p);
 
 let tmp: string;
 before(() => {
