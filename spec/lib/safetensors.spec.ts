@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   SafetensorsError, fromStorage, loadSafetensors, memory, openSafetensors, resetPeakMemory, saveSafetensors,
   serializeSafetensors, toBackend, type DType, type SafetensorsSource, type Tensor,
@@ -13,26 +12,9 @@ import type { Backend, DataId } from '../../lib/backend.js';
 import { storageCtor, type StorageArray } from '../../lib/dtype.js';
 import { ENGINE } from '../../lib/engine.js';
 import { encodeBf16, encodeF16 } from '../../lib/float16.js';
+import { fixture, REPO_ROOT } from '../helpers/fixtures.js';
 
 // ------------------------------------------------------------------------------------ helpers
-
-/** The repo root: this file runs as dist/spec/lib/safetensors.spec.js. */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/**
- * shared/fixtures sits beside the checkout (`<root>/../shared`, as in CI); a git worktree nested
- * one level deeper finds it further up. FLASHTENSOR_FIXTURES overrides.
- */
-function findFixtures(): string {
-  if (process.env.FLASHTENSOR_FIXTURES) return process.env.FLASHTENSOR_FIXTURES;
-  for (let dir = resolve(REPO_ROOT, '..'); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'fixtures');
-    if (existsSync(join(candidate, 'README.md'))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`shared/fixtures not found beside ${REPO_ROOT} or above it; set FLASHTENSOR_FIXTURES`);
-  }
-}
-let fixturesDir: string | undefined;
-const fixture = (...p: string[]) => join((fixturesDir ??= findFixtures()), ...p);
 
 let tmp: string;
 before(() => {
