@@ -1,41 +1,48 @@
 /** Shared test helpers for models: locating fixtures, reading expected tensors, comparing. */
 
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Tensor } from '../../index.js';
-import '../../index.js';
-import { openCheckpoint } from '../../models/loading/checkpoint.js';
+import { join } from 'node:path';
+import { openSafetensors } from '../../index.js';
+import { sharedDir } from '../helpers/fixtures.js';
 
-/** The repository root (dist/spec/models → three levels up). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export { REPO_ROOT } from '../helpers/fixtures.js';
 
-/** The `shared/` folder beside the checkout (searched upward; FLASHTENSOR_SHARED overrides). */
-export function sharedDir(): string | null {
-  if (process.env.FLASHTENSOR_SHARED) return process.env.FLASHTENSOR_SHARED;
-  let dir = REPO_ROOT;
-  for (let i = 0; i < 4; i++) {
-    const cand = join(dir, '..', 'shared');
-    if (existsSync(join(cand, 'fixtures'))) return resolve(cand);
-    dir = join(dir, '..');
+/** A fixture model folder, or null when shared/ is not beside the checkout. */
+export function fixtureDir(name: string): string | null {
+  let s: string;
+  try {
+    s = sharedDir();
+  } catch {
+    return null;
   }
-  return null;
+  const d = join(s, 'fixtures', 'models', name);
+  return existsSync(d) ? d : null;
 }
 
-/** A fixture model folder, or null when shared/ is not there. */
-export function fixtureDir(name: string): string | null {
-  const s = sharedDir();
-  return s && existsSync(join(s, 'fixtures', 'models', name)) ? join(s, 'fixtures', 'models', name) : null;
+/** A folder under shared/models, or null. */
+export function sharedModelDir(name: string): string | null {
+  try {
+    const d = join(sharedDir(), 'models', name);
+    return existsSync(d) ? d : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Every tensor of a safetensors file, as plain arrays. */
 export async function readExpected(file: string): Promise<Record<string, { shape: number[]; data: Float32Array | Int32Array }>> {
-  const ck = await openCheckpoint(file);
+  const f = await openSafetensors(file);
   const out: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
-  for (const e of ck.entries) {
-    const t: Tensor = await ck.read(e.name);
-    out[e.name] = { shape: t.shape.slice(), data: (e.dtype === 'F32' ? t.dataSync() : Int32Array.from(t.dataSync())) as Float32Array | Int32Array };
-    t.dispose();
+  try {
+    for (const e of f.entries()) {
+      if (e.loadDType === null) continue;
+      const t = await f.read(e.name);
+      const d = t.dataSync();
+      out[e.name] = { shape: t.shape.slice(), data: (d instanceof Float32Array || d instanceof Int32Array ? d : Int32Array.from(d)) };
+      t.dispose();
+    }
+  } finally {
+    await f.close();
   }
   return out;
 }
