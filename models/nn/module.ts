@@ -111,10 +111,12 @@ export abstract class Module {
     const seen = new Set<unknown>();
     let bytes = 0;
     for (const [, p] of this.namedParameters()) {
-      const key = p instanceof Tensor ? p.dataId : p;
+      // A tied head's dense weight shares the embedding's storage: count it once.
+      const t = p instanceof Tensor ? p : (p as { tensor?: unknown }).tensor instanceof Tensor ? ((p as { tensor: Tensor }).tensor) : null;
+      const key = t ? t.dataId : p;
       if (seen.has(key)) continue;
       seen.add(key);
-      bytes += p instanceof Tensor ? p.size * bytesPerElement(p.dtype) : p.byteSize();
+      bytes += t ? t.size * bytesPerElement(t.dtype) : p.byteSize();
     }
     return bytes;
   }
