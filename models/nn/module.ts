@@ -112,11 +112,12 @@ export abstract class Module {
     let bytes = 0;
     for (const [, p] of this.namedParameters()) {
       // A tied head's dense weight shares the embedding's storage: count it once.
-      const t = p instanceof Tensor ? p : (p as { tensor?: unknown }).tensor instanceof Tensor ? ((p as { tensor: Tensor }).tensor) : null;
+      const inner = (p as unknown as { tensor?: unknown }).tensor;
+      const t = p instanceof Tensor ? p : inner instanceof Tensor ? inner : null;
       const key = t ? t.dataId : p;
       if (seen.has(key)) continue;
       seen.add(key);
-      bytes += t ? t.size * bytesPerElement(t.dtype) : p.byteSize();
+      bytes += t ? t.size * bytesPerElement(t.dtype) : (p as LinearWeight).byteSize();
     }
     return bytes;
   }
