@@ -1,8 +1,8 @@
 /** Creating tensors: from values, constants, ranges and seeded random draws. */
 
-import { assertDType, storageCtor, type DType, type StorageArray } from '../lib/dtype.js';
+import { assertDType, isFloat, storageCtor, type DType, type StorageArray } from '../lib/dtype.js';
 import { ENGINE } from '../lib/engine.js';
-import { ArgumentError, ShapeError } from '../lib/errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../lib/errors.js';
 import { encodeBf16, encodeF16 } from '../lib/float16.js';
 import { Random } from '../lib/random.js';
 import { assertShape, describe, sizeOf, type Shape } from '../lib/shape.js';
@@ -50,7 +50,11 @@ export function full(shape: Shape, value: number | boolean, dtype?: DType): Tens
   assertShape(shape, 'full');
   if (dtype !== undefined) assertDType(dtype, 'full');
   dtype ??= typeof value === 'boolean' ? 'bool' : 'float32';
-  const v = typeof value === 'boolean' ? Number(value) : checkNumber(value, 'full', 'value');
+  // NaN and ±Infinity are legitimate fill values (masks, sentinels).
+  if (typeof value !== 'boolean' && typeof value !== 'number') {
+    throw new ArgumentError(`full: 'value' must be a number or boolean, got ${describe(value)}`);
+  }
+  const v = Number(value);
   const storage = toStorage(new Float64Array(sizeOf(shape)).fill(v), dtype);
   return ENGINE.makeTensor(storage, shape, dtype);
 }
@@ -87,6 +91,7 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
   checkNumber(step, op, 'step');
   if (step === 0) throw new ArgumentError(`${op}: 'step' must be non-zero`);
   if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new ArgumentError(`${op}: 'start' and 'stop' must be finite`);
+  if (dtype !== undefined) assertDType(dtype, op);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   dtype ??= [start, stop, step].every(Number.isInteger) ? 'int32' : 'float32';
   const v = new Float64Array(n);
@@ -103,7 +108,7 @@ export interface RandomOptions {
 /** Standard-normal samples (times `std`, plus `mean`); reproducible for a given seed. */
 export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   assertShape(shape, 'randn');
-  const dtype = opts.dtype ?? 'float32';
+  const dtype = randomDType(opts.dtype, 'randn');
   const rng = new Random(opts.seed);
   const mean = opts.mean ?? 0;
   const std = opts.std ?? 1;
@@ -115,7 +120,7 @@ export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?:
 /** Uniform samples in [low, high); reproducible for a given seed. */
 export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   assertShape(shape, 'rand');
-  const dtype = opts.dtype ?? 'float32';
+  const dtype = randomDType(opts.dtype, 'rand');
   const rng = new Random(opts.seed);
   const lo = opts.low ?? 0;
   const hi = opts.high ?? 1;
@@ -124,15 +129,24 @@ export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: 
   return ENGINE.makeTensor(toStorage(v, dtype), shape, dtype);
 }
 
+/** The dtype of a random tensor: float32 by default, and only float dtypes (like torch.randn). */
+function randomDType(dtype: DType | undefined, op: string): DType {
+  if (dtype === undefined) return 'float32';
+  assertDType(dtype, op);
+  if (!isFloat(dtype)) throw new DTypeError(`${op}: 'dtype' must be float32, float16 or bfloat16, got ${dtype}`);
+  return dtype;
+}
+
 /**
  * Wraps raw storage (float16/bfloat16 as bits) as a tensor, copying it to the active backend.
  * Used by loaders; `tensor()` is the user-facing constructor.
  */
 export function fromStorage(raw: StorageArray, shape: Shape, dtype: DType): Tensor {
   assertShape(shape, 'fromStorage');
+  assertDType(dtype, 'fromStorage');
   const Ctor = storageCtor(dtype);
   if (!(raw instanceof Ctor) || raw.length !== sizeOf(shape)) {
-    throw new ArgumentError(`fromStorage: expected a ${Ctor.name} of ${sizeOf(shape)} elements for ${dtype} [${shape}], got ${raw.constructor.name}(${raw.length})`);
+    throw new ArgumentError(`fromStorage: expected a ${Ctor.name} of ${sizeOf(shape)} elements for ${dtype} [${shape}], got ${describeStorage(raw)}`);
   }
   return ENGINE.makeTensor(raw, shape, dtype);
 }
@@ -193,4 +207,9 @@ function flatten(values: TensorValues, shape: number[], op: string): ArrayLike<n
   };
   walk(values, 0, '');
   return out;
+}
+
+function describeStorage(raw: unknown): string {
+  if (ArrayBuffer.isView(raw)) return `${raw.constructor.name}(${(raw as unknown as ArrayLike<number>).length})`;
+  return describe(raw);
 }
