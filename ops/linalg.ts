@@ -17,7 +17,7 @@ export interface MatMulOptions {
 /**
  * Batched matrix product of the last two axes; leading (batch) axes broadcast. Rank-1 operands
  * are treated as a row (a) or column (b) vector and that axis is dropped from the result, as in
- * NumPy. Float16/bfloat16 inputs accumulate in float32 and round once.
+ * NumPy; a transpose flag on a rank-1 operand changes nothing. Float16/bfloat16 inputs accumulate in float32 and round once.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatMulOptions = {}): Tensor {
   const op = 'matmul';
@@ -29,8 +29,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatMulOptions = {}): Tensor {
   }
   const ta = !!opts.transposeA;
   const tb = !!opts.transposeB;
-  const a2 = a.rank === 1 ? ENGINE.makeView(a, [1, a.shape[0]]) : a;
-  const b2 = b.rank === 1 ? ENGINE.makeView(b, [b.shape[0], 1]) : b;
+  // A vector is its own transpose: lay it out so that op(a2) is a row and op(b2) a column.
+  const a2 = a.rank === 1 ? ENGINE.makeView(a, ta ? [a.shape[0], 1] : [1, a.shape[0]]) : a;
+  const b2 = b.rank === 1 ? ENGINE.makeView(b, tb ? [1, b.shape[0]] : [b.shape[0], 1]) : b;
   try {
     const [m, ka] = ta ? [a2.shape[a2.rank - 1], a2.shape[a2.rank - 2]] : [a2.shape[a2.rank - 2], a2.shape[a2.rank - 1]];
     const [kb, n] = tb ? [b2.shape[b2.rank - 1], b2.shape[b2.rank - 2]] : [b2.shape[b2.rank - 2], b2.shape[b2.rank - 1]];

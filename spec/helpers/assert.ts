@@ -13,6 +13,8 @@ export interface CloseOptions {
   /** Allowed error in units in the last place of a 16-bit format at the expected value. */
   ulps?: number;
   ulpFormat?: 'float16' | 'bfloat16';
+  /** Extra absolute tolerance per element (e.g. a summation error bound). */
+  atolEach?: ArrayLike<number>;
   /** Prefix for the failure message. */
   msg?: string;
 }
@@ -73,7 +75,7 @@ export function assertClose(actual: Values, expected: Values, opts: CloseOptions
       }
       continue;
     }
-    let allowed = atol + rtol * Math.abs(y);
+    let allowed = atol + rtol * Math.abs(y) + (opts.atolEach ? opts.atolEach[i] : 0);
     if (opts.ulps && opts.ulpFormat) allowed += opts.ulps * halfUlp(y, opts.ulpFormat);
     const err = Math.abs(x - y);
     const ratio = allowed === 0 ? (err === 0 ? 0 : Infinity) : err / allowed;
