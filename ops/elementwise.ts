@@ -6,7 +6,7 @@ import { ArgumentError, DTypeError } from '../lib/errors.js';
 import type { BinaryKernel, UnaryKernel } from '../lib/kernel_names.js';
 import { broadcastShapes, describe } from '../lib/shape.js';
 import { Tensor } from '../lib/tensor.js';
-import { checkFloat, checkTensor, scalarLike } from './util.js';
+import { checkFloat, checkOptions, checkTensor, scalarLike } from './util.js';
 
 function unaryFloat(kernel: UnaryKernel, op: string) {
   return (x: Tensor): Tensor => {
@@ -55,7 +55,7 @@ export function relu(x: Tensor): Tensor {
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   checkTensor(x, 'gelu', 'x');
   checkFloat(x, 'gelu', 'x');
-  const approximate = opts.approximate ?? 'none';
+  const approximate = checkOptions(opts, 'gelu').approximate ?? 'none';
   if (approximate !== 'none' && approximate !== 'tanh') {
     throw new ArgumentError(`gelu: 'approximate' must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
   }

@@ -6,7 +6,7 @@ import { DTypeError, ShapeError } from '../lib/errors.js';
 import { broadcastShapes } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
 import { add } from './elementwise.js';
-import { checkTensor } from './util.js';
+import { checkOptions, checkTensor } from './util.js';
 
 /** Options of `matmul`. */
 export interface MatMulOptions {
@@ -27,8 +27,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatMulOptions = {}): Tensor {
   for (const [t, n] of [[a, 'a'], [b, 'b']] as const) {
     if (!isFloat(t.dtype) && t.dtype !== 'int32') throw new DTypeError(`${op}: '${n}' must be a float or int32 tensor, got ${t.dtype}`);
   }
-  const ta = !!opts.transposeA;
-  const tb = !!opts.transposeB;
+  const o = checkOptions(opts, op);
+  const ta = !!o.transposeA;
+  const tb = !!o.transposeB;
   // A vector is its own transpose: lay it out so that op(a2) is a row and op(b2) a column.
   const a2 = a.rank === 1 ? ENGINE.makeView(a, ta ? [a.shape[0], 1] : [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? ENGINE.makeView(b, tb ? [1, b.shape[0]] : [b.shape[0], 1]) : b;
@@ -65,13 +66,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.rank - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: 'x' has ${x.shape[x.rank - 1]} features (shape [${x.shape}]) but 'weight' [${weight.shape}] expects ${weight.shape[1]}`);
   }
+  if (bias !== undefined && bias !== null) {
+    checkTensor(bias, 'linear', 'bias');
+    if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) {
+      throw new ShapeError(`linear: 'bias' must be [${weight.shape[0]}], got [${bias.shape}]`);
+    }
+  }
   const y = matmul(x, weight, { transposeB: true });
   if (!bias) return y;
-  checkTensor(bias, 'linear', 'bias');
-  if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) {
-    throw new ShapeError(`linear: 'bias' must be [${weight.shape[0]}], got [${bias.shape}]`);
+  try {
+    return add(y, bias);
+  } finally {
+    y.dispose();
   }
-  const out = add(y, bias);
-  y.dispose();
-  return out;
 }

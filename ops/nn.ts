@@ -4,7 +4,7 @@ import { ENGINE } from '../lib/engine.js';
 import { ArgumentError, DTypeError, ShapeError } from '../lib/errors.js';
 import { broadcastsTo, describe, normalizeAxis } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
-import { checkDType, checkFloat, checkInt, checkNumber, checkTensor } from './util.js';
+import { checkDType, checkFloat, checkInt, checkNumber, checkOptions, checkTensor } from './util.js';
 
 function checkLastDimParam(p: Tensor, x: Tensor, op: string, arg: string): void {
   checkTensor(p, op, arg);
@@ -73,7 +73,7 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, opts: RopeOptions = {}
   if (!broadcastsTo(cos.shape, lead)) {
     throw new ShapeError(`${op}: 'cos' [${cos.shape}] must broadcast to x's leading axes plus the pair count, [${lead}]`);
   }
-  return ENGINE.run('Rope', [x, cos, sin], { interleaved: !!opts.interleaved });
+  return ENGINE.run('Rope', [x, cos, sin], { interleaved: !!checkOptions(opts, op).interleaved });
 }
 
 /** Takes slices of `x` at integer `indices` along `axis`; out shape = x[:axis] + indices + x[axis+1:]. */
@@ -136,7 +136,7 @@ export function topk(x: Tensor, k: number, opts: TopKOptions = {}): { values: Te
   const n = x.shape[x.rank - 1];
   checkInt(k, op, 'k', 0);
   if (k > n) throw new ArgumentError(`${op}: 'k' = ${k} exceeds the last axis size ${n} (shape [${x.shape}])`);
-  const [values, indices] = ENGINE.runKernel('TopK', [x], { k, largest: opts.largest ?? true }) as Tensor[];
+  const [values, indices] = ENGINE.runKernel('TopK', [x], { k, largest: checkOptions(opts, op).largest ?? true }) as Tensor[];
   return { values, indices };
 }
 

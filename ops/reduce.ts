@@ -6,7 +6,7 @@ import { ArgumentError, DTypeError, ShapeError } from '../lib/errors.js';
 import type { ReduceKernel } from '../lib/kernel_names.js';
 import { describe, normalizeAxes, normalizeAxis } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
-import { checkFloat, checkTensor } from './util.js';
+import { checkFloat, checkOptions, checkTensor } from './util.js';
 
 /** Options of the reductions. */
 export interface ReduceOptions {
@@ -36,7 +36,7 @@ function reduce(kernel: ReduceKernel, op: string, outDType: (x: Tensor) => DType
       throw new ArgumentError(`${op}: 'axis' must be an integer or an array of integers, got ${describe(axis)}`);
     }
     const axes = reduceAxes(axis, x.rank, op);
-    const keepDims = !!opts.keepDims;
+    const keepDims = !!checkOptions(opts, op).keepDims;
     for (const a of axes) {
       if (x.shape[a] === 0 && kernel !== 'Sum' && kernel !== 'Mean') {
         throw new ShapeError(`${op}: cannot reduce over axis ${a} of size 0 (shape [${x.shape}])`);

@@ -50,6 +50,7 @@ export function squeeze(x: Tensor, axis?: number | number[]): Tensor {
   let drop: Set<number>;
   if (axis === undefined) drop = new Set(x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
   else {
+    if (typeof axis !== 'number' && !Array.isArray(axis)) throw new ArgumentError(`squeeze: 'axis' must be an integer or an array of integers, got ${describe(axis)}`);
     drop = new Set((typeof axis === 'number' ? [axis] : axis).map((a) => normalizeAxis(a, x.rank, 'squeeze')));
     for (const a of drop) if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} has size ${x.shape[a]}, expected 1 (shape [${x.shape}])`);
   }
@@ -260,13 +261,22 @@ export function repeatInterleave(x: Tensor, repeats: number, axis?: number): Ten
     }
   }
   const ax = normalizeAxis(axis, x.rank, op);
+  if (!Number.isSafeInteger(x.shape[ax] * repeats)) {
+    throw new ShapeError(`${op}: ${repeats} repeats of axis ${ax} (size ${x.shape[ax]}) is too large`);
+  }
   if (repeats === 1) return ENGINE.makeView(x, x.shape);
   const u = unsqueeze(x, ax + 1);
-  const target = u.shape.slice();
-  target[ax + 1] = repeats;
-  const b = broadcastTo(u, target);
-  u.dispose();
-  const out = reshape(b, x.shape.map((d, i) => (i === ax ? d * repeats : d)));
-  b.dispose();
-  return out;
+  let b: Tensor;
+  try {
+    const target = u.shape.slice();
+    target[ax + 1] = repeats;
+    b = broadcastTo(u, target);
+  } finally {
+    u.dispose();
+  }
+  try {
+    return reshape(b, x.shape.map((d, i) => (i === ax ? d * repeats : d)));
+  } finally {
+    b.dispose();
+  }
 }

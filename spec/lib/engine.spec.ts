@@ -4,6 +4,10 @@ import { expect } from 'chai';
 import {
   add,
   ArgumentError,
+  broadcastTo,
+  OutOfMemoryError,
+  repeat,
+  repeatInterleave,
   BackendError,
   DisposedError,
   dispose,
@@ -366,6 +370,20 @@ describe('lib/engine', () => {
       expect(memory().peakBytes - base).to.equal(404);
       expect(memory().numBytes - base).to.equal(4);
       dispose([a, r]);
+    });
+  });
+
+  describe('out of memory', () => {
+    it('an impossible allocation is an OutOfMemoryError naming the op or kernel, and leaks nothing', () => {
+      const m0 = memory();
+      expectError(() => zeros([1e6, 1e6]), OutOfMemoryError, ['zeros']);
+      const x = zeros([1]);
+      expectError(() => broadcastTo(x, [1e5, 1e5]), OutOfMemoryError, ['BroadcastTo', 'cpu backend']);
+      expectError(() => repeat(x, [2 ** 40]), OutOfMemoryError, ['Tile', 'cpu backend']);
+      expectError(() => repeatInterleave(x, 2 ** 40, 0), OutOfMemoryError, ['BroadcastTo']);
+      x.dispose();
+      const m1 = memory();
+      expect([m1.numTensors, m1.numBytes]).to.deep.equal([m0.numTensors, m0.numBytes]);
     });
   });
 

@@ -126,7 +126,7 @@ describe('ops/creation', () => {
     });
 
     it('rejects bad shapes, values and dtypes', () => {
-      expectError(() => zeros([2, -1]), ShapeError, ['full', "'shape'[1]"]);
+      expectError(() => zeros([2, -1]), ShapeError, ['zeros', "'shape'[1]"]);
       expectError(() => zeros([1.5]), ShapeError, ["'shape'[0]"]);
       expectError(() => zeros('3' as unknown as number[]), ShapeError, ["'shape'"]);
       expectError(() => full([2], 'x' as unknown as number), ArgumentError, ['full', "'value'"]);
