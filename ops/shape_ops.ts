@@ -18,7 +18,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     if (d === -1) {
       if (infer >= 0) throw new ShapeError(`${op}: only one dimension can be −1, got [${shape}]`);
       infer = i;
-    } else if (!Number.isInteger(d) || d < 0) {
+    } else if (!Number.isSafeInteger(d) || d < 0) {
       throw new ShapeError(`${op}: 'shape'[${i}] must be a non-negative integer or −1, got ${describe(d)}`);
     } else known *= d;
   }

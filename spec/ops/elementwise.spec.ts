@@ -3,7 +3,8 @@
 import { expect } from 'chai';
 import * as ft from '../../index.js';
 import { cast, tensor, tidy, where, type DType, type Tensor } from '../../index.js';
-import { assertClose, assertEqualValues, tolFor } from '../helpers/assert.js';
+import { ArgumentError, DTypeError, ShapeError } from '../../index.js';
+import { assertClose, assertEqualValues, expectError, tolFor } from '../helpers/assert.js';
 import { ND, binary, refFns, roundTo, unary, where as refWhere } from '../helpers/reference.js';
 import { Rng } from '../helpers/rng.js';
 import { ALL_DTYPES, checkLeaks, FLOAT_DTYPES, fromND, randTensor, toND, type RandOptions } from '../helpers/tensors.js';
@@ -442,6 +443,52 @@ describe('ops/elementwise', () => {
         const h = ft.fromStorage(bits, [bits.length], 'float16');
         const back = cast(cast(h, 'float32'), 'float16');
         assertEqualValues(back, h.dataSync());
+      });
+    });
+  });
+
+  describe('bad input', () => {
+    it('binary ops: non-broadcastable shapes name the op and both arguments; bool arithmetic and logical dtypes', () => {
+      tidy(() => {
+        const a = ft.zeros([2, 3]);
+        const b = ft.zeros([4]);
+        for (const [name, fn] of [['add', ft.add], ['mul', ft.mul], ['pow', ft.pow], ['less', ft.less], ['maximum', ft.maximum]] as const) {
+          expectError(() => fn(a, b), ShapeError, [name, "'a' [2,3]", "'b' [4]", 'broadcastable']);
+        }
+        const t = ft.ones([2], 'bool');
+        expectError(() => ft.add(t, t), DTypeError, ['add', 'bool']);
+        expectError(() => ft.logicalAnd(a, ft.ones([3], 'bool')), DTypeError, ['logicalAnd', 'bool', 'float32']);
+        expectError(() => ft.logicalNot(a), DTypeError, ['logicalNot', "'x'", 'float32']);
+        expectError(() => ft.add(a, 'x' as unknown as number), ArgumentError, ['add', "'b'"]);
+      });
+    });
+
+    it('unary float ops reject integer and bool tensors; neg/abs/relu reject bool', () => {
+      tidy(() => {
+        const i = ft.zeros([2], 'int32');
+        for (const c of UNARY.filter((u) => !['neg', 'abs', 'relu'].includes(u.name))) {
+          expectError(() => c.fn(i), DTypeError, [c.name.split(' ')[0], "'x'", 'int32']);
+        }
+        const bl = ft.zeros([2], 'bool');
+        for (const [name, fn] of [['neg', ft.neg], ['abs', ft.abs], ['relu', ft.relu]] as const) expectError(() => fn(bl), DTypeError, [name, "'x'", 'bool']);
+        expectError(() => ft.gelu(ft.zeros([2]), { approximate: 'erf' as 'none' }), ArgumentError, ['gelu', "'approximate'"]);
+      });
+    });
+
+    it('where: non-bool condition, non-broadcastable branches', () => {
+      tidy(() => {
+        const c = ft.zeros([3], 'bool');
+        expectError(() => where(ft.zeros([3]), 1, 0), DTypeError, ['where', "'condition'", 'float32']);
+        expectError(() => where(c, ft.zeros([4]), 0), ShapeError, ['where', "'condition'", "'a'"]);
+        expectError(() => where(c, ft.zeros([3]), ft.zeros([2, 2])), ShapeError, ['where', "'b'"]);
+        expectError(() => where(c, 'x' as unknown as number, 1), ArgumentError, ['where', "'a'"]);
+      });
+    });
+
+    it('cast: unknown dtype', () => {
+      tidy(() => {
+        expectError(() => cast(ft.zeros([2]), 'float64' as DType), DTypeError, ['cast', 'float64']);
+        expectError(() => cast(ft.zeros([2]), undefined as unknown as DType), DTypeError, ['cast']);
       });
     });
   });

@@ -218,4 +218,26 @@ describe('ops/reduce', () => {
       });
     });
   });
+
+  describe('bad input', () => {
+    it('axes out of range, duplicated, non-integer; bool where numbers are needed', () => {
+      tidy(() => {
+        const x = ft.zeros([2, 3]);
+        for (const [name, fn] of Object.entries(REDUCERS)) {
+          expectError(() => fn(x, 2), ShapeError, [name, "'axis'", 'out of range', 'rank 2']);
+          expectError(() => fn(x, -3), ShapeError, [name, "'axis'"]);
+          expectError(() => fn(x, [0, -2]), ArgumentError, [name, "'axis'", 'duplicates']);
+          expectError(() => fn(x, 0.5), ArgumentError, [name, "'axis'"]);
+          expectError(() => fn(x, '0' as unknown as number), ArgumentError, [name, "'axis'"]);
+        }
+        expectError(() => ft.argmax(x, 2), ShapeError, ['argmax', "'axis'"]);
+        expectError(() => ft.argmin(x, [0, 1] as unknown as number), ArgumentError, ['argmin', "'axis'"]);
+        const b = ft.zeros([3], 'bool');
+        for (const [name, fn] of [['mean', ft.mean], ['max', ft.max], ['min', ft.min], ['argmax', ft.argmax]] as const) {
+          expectError(() => fn(b), DTypeError, [name, "'x'", 'bool']);
+        }
+        expectError(() => ft.sum(tensor(1), 1), ShapeError, ['sum', "'axis'", 'rank 0']);
+      });
+    });
+  });
 });

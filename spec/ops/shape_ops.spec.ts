@@ -272,6 +272,7 @@ describe('ops/shape_ops', () => {
         expectError(() => reshape(x, [2.5, 2]), ShapeError, ['reshape', "'shape'[0]"]);
         expectError(() => reshape(x, [-2, -3]), ShapeError, ['reshape', "'shape'[0]"]);
         expectError(() => reshape(x, 6 as unknown as number[]), ShapeError, ['reshape', "'shape'"]);
+        expectError(() => reshape(zeros([0]), [0, 1e300]), ShapeError, ['reshape', "'shape'[1]"]);
       });
     });
 
