@@ -250,6 +250,15 @@ describe('lib/engine', () => {
       out.dispose();
     });
 
+    it('tidy / keep / toBackend reject non-functions and non-tensors with ArgumentError', async () => {
+      expectError(() => tidy('x' as unknown as () => void), ArgumentError, ['tidy', "'fn'"]);
+      expectError(() => keep(undefined as unknown as Tensor), ArgumentError, ['keep', "'t'"]);
+      await expectAsyncError(() => toBackend(3 as unknown as Tensor, 'cpu'), ArgumentError, ['toBackend', "'t'"]);
+      const t = zeros([1]);
+      t.dispose();
+      expectError(() => keep(t), DisposedError, ['keep']);
+    });
+
     it('keep() protects a tensor from the enclosing tidy', () => {
       let kept: Tensor | undefined;
       let other: Tensor | undefined;
