@@ -178,6 +178,9 @@ describe('ops: bad input (every op)', () => {
       'promoteTypes', 'check', 'toStorage', 'isLinearWeight',
       // Attention scopes and introspection (spec/attention/scopes.spec.ts).
       'sdpaKernel', 'currentSdpaScope', 'sdpaCounts', 'resetSdpaCounts', 'setSdpaDebug', 'registerSdpaCheck', 'setMathAttentionBudget',
+      // Model-level functions, not tensor ops (spec/models/).
+      'alibiSlopes', 'bundledModelDir', 'createStreamDecoder', 'defaultInvFreq', 'llama3InvFreq', 'generate', 'generationStats',
+      'parseFalconConfig', 'parseLlamaConfig', 'parseOPTConfig',
     ]);
     // Ops whose bad-input cases live in their own specs.
     const coveredElsewhere = new Set([
