@@ -13,7 +13,7 @@ import type { Tensor } from '../../lib/tensor.js';
 import { add, cast, mul } from '../../ops/elementwise.js';
 import { matmul } from '../../ops/linalg.js';
 import { softmax } from '../../ops/reduce.js';
-import { repeatInterleave, transpose } from '../../ops/shape_ops.js';
+import { repeatInterleave, slice, transpose } from '../../ops/shape_ops.js';
 import { flashAttention, sdpa } from '../../ops/attention/sdpa.js';
 import { flashAttnVarlen, padInput, unpadInput } from '../../ops/attention/varlen.js';
 import type { AttentionMask } from './masks.js';
@@ -39,6 +39,8 @@ export interface AttendArgs {
   k: Tensor;
   /** (B, KV, S, hd) */
   v: Tensor;
+  /** Attend only to the first kvLength positions of k/v (a KV cache's filled prefix); default all. */
+  kvLength?: number;
   mask: AttentionMask;
   /** Softmax scale (1 when q is pre-scaled, as in OPT). */
   scale: number;
@@ -69,21 +71,36 @@ export function attend(impl: AttnImplementation, a: AttendArgs): AttendResult {
     }
     impl = 'eager';
   }
-  if (impl === 'eager') return eager(a);
+  if (impl === 'flash_attention_2' && a.biasMask) {
+    throw new ArgumentError(`attnImplementation 'flash_attention_2' does not support an attention bias (ALiBi); use 'sdpa' or 'eager'`);
+  }
+  const kvLength = a.kvLength ?? a.k.shape[2];
+  if (impl === 'eager' || (impl === 'flash_attention_2' && a.mask.hasPadding)) {
+    // These paths copy keys anyway: take the filled prefix first.
+    if (kvLength < a.k.shape[2]) {
+      const [B, KV, , hd] = a.k.shape;
+      const k = slice(a.k, [0, 0, 0, 0], [B, KV, kvLength, hd]);
+      const v = slice(a.v, [0, 0, 0, 0], [B, KV, kvLength, a.v.shape[3]]);
+      try {
+        return attend(impl, { ...a, k, v, kvLength: undefined });
+      } finally {
+        k.dispose();
+        v.dispose();
+      }
+    }
+    if (impl === 'eager') return eager(a);
+    return { out: varlen(a) };
+  }
   const H = a.q.shape[1];
   const KV = a.k.shape[1];
   const L = a.q.shape[2];
   const enableGqa = H !== KV;
   if (impl === 'sdpa') {
-    if (a.biasMask) return { out: sdpa(a.q, a.k, a.v, { attnMask: a.biasMask, scale: a.scale, enableGqa }) };
-    if (!a.mask.hasPadding) return { out: sdpa(a.q, a.k, a.v, { isCausal: L > 1, causalVariant: 'lowerRight', scale: a.scale, enableGqa }) };
-    return { out: sdpa(a.q, a.k, a.v, { attnMask: a.mask.boolMask(), scale: a.scale, enableGqa }) };
+    if (a.biasMask) return { out: sdpa(a.q, a.k, a.v, { attnMask: a.biasMask, scale: a.scale, enableGqa, kvLength }) };
+    if (!a.mask.hasPadding) return { out: sdpa(a.q, a.k, a.v, { isCausal: L > 1, causalVariant: 'lowerRight', scale: a.scale, enableGqa, kvLength }) };
+    return { out: sdpa(a.q, a.k, a.v, { attnMask: a.mask.boolMask(), scale: a.scale, enableGqa, kvLength }) };
   }
-  if (a.biasMask) throw new ArgumentError(`attnImplementation 'flash_attention_2' does not support an attention bias (ALiBi); use 'sdpa' or 'eager'`);
-  if (!a.mask.hasPadding) {
-    return { out: flashAttention(a.q, a.k, a.v, { isCausal: L > 1, causalVariant: 'lowerRight', scale: a.scale, enableGqa }).output };
-  }
-  return { out: varlen(a) };
+  return { out: flashAttention(a.q, a.k, a.v, { isCausal: L > 1, causalVariant: 'lowerRight', scale: a.scale, enableGqa, kvLength }).output };
 }
 
 /** Hugging Face's eager attention: softmax(q·kᵀ·scale + mask) in float32, cast back, · v. */

@@ -44,10 +44,11 @@ export class KVCache {
 
   /**
    * Appends layer `layer`'s new keys and values (B, KV, L, hd) at position `length` and returns
-   * the layer's keys and values over every stored position, (B, KV, length + L, hd): views when
-   * the buffer is exactly full, else copies that the caller disposes.
+   * views (the caller disposes them) of the layer's whole buffers (B, KV, capacity, hd) plus the
+   * number of filled positions, `length + L`: attention reads that prefix in place (`kvLength`),
+   * so no step copies the cache.
    */
-  update(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor; owned: boolean } {
+  update(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor; length: number } {
     if (layer < 0 || layer >= this.numLayers) throw new ArgumentError(`KVCache.update: layer ${layer} is out of range (0 … ${this.numLayers - 1})`);
     const [B, KV, L, hd] = k.shape;
     const total = this.length + L;
@@ -60,8 +61,7 @@ export class KVCache {
     writeSlice(kb, k, [0, 0, this.length, 0]);
     writeSlice(vb, v, [0, 0, this.length, 0]);
     this.pending = L;
-    if (total === kb.shape[2]) return { k: reshape(kb, kb.shape.slice()), v: reshape(vb, vb.shape.slice()), owned: true };
-    return { k: slice(kb, [0, 0, 0, 0], [B, KV, total, hd]), v: slice(vb, [0, 0, 0, 0], [B, KV, total, hd]), owned: true };
+    return { k: reshape(kb, kb.shape.slice()), v: reshape(vb, vb.shape.slice()), length: total };
   }
 
   /** Marks the tokens written by the last forward call as stored (called once per forward, after every layer). */

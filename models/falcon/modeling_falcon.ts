@@ -142,8 +142,9 @@ export class FalconAttention extends Module {
       q = rope(q, rot.cos, rot.sin);
       k = rope(k, rot.cos, rot.sin);
     }
-    if (ctx.cache) ({ k, v } = ctx.cache.update(this.layerIdx, k, v));
-    const { out, weights } = attend(ctx.impl, { q, k, v, mask: ctx.mask, biasMask, scale: 1 / Math.sqrt(hd), outputAttentions: ctx.outputAttentions });
+    let kvLength: number | undefined;
+    if (ctx.cache) ({ k, v, length: kvLength } = ctx.cache.update(this.layerIdx, k, v));
+    const { out, weights } = attend(ctx.impl, { q, k, v, kvLength, mask: ctx.mask, biasMask, scale: 1 / Math.sqrt(hd), outputAttentions: ctx.outputAttentions });
     if (weights) ctx.attentions.push(Object.assign(weights, { kept: true }));
     return this.dense.forward(reshape(transpose(out, [0, 2, 1, 3]), [B, L, H * hd])); // (B, L, D)
   }

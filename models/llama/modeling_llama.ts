@@ -87,8 +87,9 @@ export class LlamaAttention extends Module {
     const q = rope(heads(this.q_proj.forward(x), H), cos, sin);
     let k = rope(heads(this.k_proj.forward(x), KV), cos, sin);
     let v = heads(this.v_proj.forward(x), KV);
-    if (ctx.cache) ({ k, v } = ctx.cache.update(this.layerIdx, k, v)); // (B, KV, past + L, hd)
-    const { out, weights } = attend(ctx.impl, { q, k, v, mask: ctx.mask, scale: 1 / Math.sqrt(hd), outputAttentions: ctx.outputAttentions });
+    let kvLength: number | undefined;
+    if (ctx.cache) ({ k, v, length: kvLength } = ctx.cache.update(this.layerIdx, k, v)); // (B, KV, past + L, hd)
+    const { out, weights } = attend(ctx.impl, { q, k, v, kvLength, mask: ctx.mask, scale: 1 / Math.sqrt(hd), outputAttentions: ctx.outputAttentions });
     if (weights) ctx.attentions.push(Object.assign(weights, { kept: true })); // returned to the caller
     const merged = reshape(transpose(out, [0, 2, 1, 3]), [B, L, H * hd]); // (B, L, H·hd)
     return this.o_proj.forward(merged);

@@ -88,8 +88,9 @@ export class OPTAttention extends Module {
     const q = heads(mul(this.q_proj.forward(x), hd ** -0.5));
     let k = heads(this.k_proj.forward(x));
     let v = heads(this.v_proj.forward(x));
-    if (ctx.cache) ({ k, v } = ctx.cache.update(this.layerIdx, k, v));
-    const { out, weights } = attend(ctx.impl, { q, k, v, mask: ctx.mask, scale: 1, outputAttentions: ctx.outputAttentions });
+    let kvLength: number | undefined;
+    if (ctx.cache) ({ k, v, length: kvLength } = ctx.cache.update(this.layerIdx, k, v));
+    const { out, weights } = attend(ctx.impl, { q, k, v, kvLength, mask: ctx.mask, scale: 1, outputAttentions: ctx.outputAttentions });
     if (weights) ctx.attentions.push(Object.assign(weights, { kept: true }));
     return this.out_proj.forward(reshape(transpose(out, [0, 2, 1, 3]), [B, L, D]));
   }
