@@ -18,6 +18,10 @@ export type { MemoryInfo, TensorContainer } from './lib/engine.js';
 export { Random } from './lib/random.js';
 export * as float16 from './lib/float16.js';
 export * from './ops/index.js';
+export {
+  cpuInfo, cpuStats, resetCpuStats, setNumThreads, getNumThreads, setCpuKernels, setSpinMicros,
+  type CpuInfo, type CpuKernelMode,
+} from './backends/cpu/index.js';
 
 /** Runs `fn` and disposes every tensor it created except those it returns (or `keep`s). Synchronous only. */
 export function tidy<T extends TensorContainer>(fn: () => T): T {
