@@ -125,8 +125,12 @@ export class WorkerPool {
     }
   }
 
-  /** Runs `kernel(share, nshares, ...args)` for every share in [0, nshares), in parallel; returns when all are done. */
-  run(kernel: string, nshares: number, args: readonly number[], floatArgs = 0): void {
+  /**
+   * Runs `kernel(share, nshares, ...args)` for every share in [0, nshares), in parallel; returns
+   * when all are done. Bit i of `floatArgs` marks args[i] as a float32. With `callerJoins`
+   * false the calling thread only waits (to measure how fast workers pick up a job).
+   */
+  run(kernel: string, nshares: number, args: readonly number[], floatArgs = 0, callerJoins = true): void {
     const fi = this.index.get(kernel);
     if (fi === undefined) throw new BackendError(`cpu pool: the kernel module has no export '${kernel}'`);
     if (args.length > MAX_ARGS) throw new BackendError(`cpu pool: '${kernel}' got ${args.length} arguments; at most ${MAX_ARGS}`);
@@ -136,7 +140,7 @@ export class WorkerPool {
     a.length = args.length + 2;
     a[1] = nshares;
     for (let i = 0; i < args.length; i++) a[i + 2] = args[i];
-    if (nshares === 1 || this.workers.length === 0) {
+    if ((nshares === 1 && callerJoins) || this.workers.length === 0) {
       for (let s = 0; s < nshares; s++) {
         a[0] = s;
         fn(...a);
@@ -158,7 +162,7 @@ export class WorkerPool {
     Atomics.store(ctl, CLAIM, (gen & GEN_MASK) << SHARE_BITS);
     Atomics.store(ctl, GEN, gen);
     Atomics.notify(ctl, GEN);
-    runShares(ctl, gen, fn, a, 0);
+    if (callerJoins) runShares(ctl, gen, fn, a, 0);
     this.waitDone(nshares);
     if (Atomics.load(ctl, ERROR)) throw new BackendError(`cpu kernel '${kernel}' failed in ${readError(ctl)}`);
   }

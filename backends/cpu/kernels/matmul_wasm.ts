@@ -26,6 +26,13 @@ export const GEMV_MAX_M = 8;
 const GEMM_PARALLEL_MIN_FLOPS = 4e6;
 const GEMV_PARALLEL_MIN_BYTES = 256 * 1024;
 const CONVERT_PARALLEL_MIN = 1 << 18;
+/**
+ * GEMV splits its rows into this many shares per thread (rows are independent, so more shares
+ * cost nothing but a claim each): when a worker is descheduled — an oversubscribed machine —
+ * the other threads take its remaining shares instead of waiting for it.
+ */
+const GEMV_SHARES_PER_THREAD = 4;
+const GEMV_MIN_ROWS_PER_SHARE = 64;
 
 /** Element kind code of a float dtype for the kernels: 0 float32, 1 float16, 2 bfloat16. */
 function kindOf(dtype: string): number {
@@ -103,7 +110,9 @@ export function matmulWasm(cpu: CpuBackend, a: TensorInfo, b: TensorInfo, attrs:
 
     if (M <= GEMV_MAX_M && !transposeA) {
       const weightBytes = batch * N * K * (kb === 0 ? 4 : 2);
-      const nth = weightBytes >= GEMV_PARALLEL_MIN_BYTES ? rt.threads : 1;
+      const nth = weightBytes >= GEMV_PARALLEL_MIN_BYTES
+        ? Math.max(1, Math.min(rt.threads * GEMV_SHARES_PER_THREAD, Math.floor((batch * N) / GEMV_MIN_ROWS_PER_SHARE)))
+        : 1;
       const wsStride = Math.ceil(rt.kernels.gemvWorkspaceBytes() / 64) * 64;
       const ws = kb === 0 ? 0 : scratch.alloc(nth * wsStride);
       rt.run('gemv', nth, [aPtr, bPtr, cPtr, M, N, K, flags, batch, aOffs, bOffs, ws, wsStride]);
