@@ -18,7 +18,7 @@ export interface KernelExports {
   gemv(tid: number, nth: number, a: number, b: number, c: number, M: number, N: number, K: number, flags: number,
     batch: number, aOffs: number, bOffs: number, ws: number, wsStride: number): void;
   gemmWorkspaceBytes(M: number, N: number, K: number): number;
-  gemvWorkspaceBytes(): number;
+  gemvWorkspaceBytes(K: number): number;
   halfToF32(tid: number, nth: number, src: number, dst: number, n: number, kind: number): void;
   f32ToHalf(tid: number, nth: number, src: number, dst: number, n: number, kind: number): void;
 }

@@ -8,7 +8,7 @@
 // conversion is not repeated for every row of x.
 
 import {
-  f16x8AnyNonFinite, f16x8HiFinite, f16x8LoFinite, f16x8Track, bf16x8Hi, bf16x8Lo, halfRowsToF32, hsum, hsum4, load1,
+  f16x8AnyNonFinite, f16x8HiFinite, f16x8HiScaled, f16x8LoFinite, f16x8LoScaled, f16x8Track, bf16x8Hi, bf16x8Lo, halfRowsToF32, hsum, hsum4, load1,
   load4, madd,
 } from './simd';
 
@@ -23,9 +23,34 @@ const KCHUNK = 1024;
 export const GEMV_MAX_M = 8;
 const ACC_BYTES = GEMV_MAX_M * ROWS * 16;
 
-/** Bytes of workspace one share of gemv needs: a converted chunk and the partial sums. */
-export function gemvWorkspaceBytes(): i32 {
-  return ROWS * KCHUNK * 4 + ACC_BYTES;
+const X_SCALED_OFFSET = ROWS * KCHUNK * 4 + ACC_BYTES;
+
+/** Bytes of workspace one share of gemv needs: a converted chunk, the partial sums, x × 2^112. */
+export function gemvWorkspaceBytes(K: i32): i32 {
+  return X_SCALED_OFFSET + K * 4;
+}
+
+/**
+ * Writes x·2^112 (K values) to xs for the float16 M = 1 path, unless some finite |x| ≥ 2^16
+ * would overflow (then returns false and that path is not used). Exact: a power-of-two scale.
+ */
+function scaleX(x: usize, xs: usize, K: i32): bool {
+  let big = i32x4.splat(0);
+  const k4 = K & ~3;
+  for (let k = 0; k < k4; k += 4) {
+    const v = v128.load(x + (<usize>k << 2));
+    const a = v128.and(v, i32x4.splat(0x7fffffff));
+    // 2^16 ≤ |x| < Inf, compared as integers (NaN and Inf propagate correctly through the scaled path).
+    big = v128.or(big, v128.and(i32x4.ge_s(a, i32x4.splat(0x47800000)), i32x4.lt_s(a, i32x4.splat(0x7f800000))));
+    v128.store(xs + (<usize>k << 2), f32x4.mul(v, f32x4.splat(reinterpret<f32>(0x77800000))));
+  }
+  if (v128.any_true(big)) return false;
+  for (let k = k4; k < K; k++) {
+    const v = load<f32>(x + (<usize>k << 2));
+    if (Mathf.abs(v) >= 65536 && Mathf.abs(v) < Infinity) return false;
+    store<f32>(xs + (<usize>k << 2), v * reinterpret<f32>(0x77800000));
+  }
+  return true;
 }
 
 /**
@@ -42,14 +67,16 @@ export function gemvT<T>(x: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n
     rowsF32(x, w0, pitch, yN, M, N, K, rows);
     return;
   }
+  const xs = ws + X_SCALED_OFFSET;
+  const scaled = !isSigned<T>() && M == 1 && rows >= ROWS && scaleX(x, xs, K);
   // Whole blocks of ROWS rows; the remainder (only at N's end: shares start at multiples of
-  // ROWS) is converted whole and goes through the float32 path.
+  // ROWS) goes through the generic path.
   for (let r = 0; r < rows; r += ROWS) {
     const nr = min(ROWS, rows - r);
     const wr = w0 + <usize>r * pitch;
     const yr = yN + (<usize>r << 2);
     if (nr == ROWS) {
-      if (M == 1 && halfBlockM1<T>(x, wr, pitch, yr, K)) continue;
+      if (M == 1 && (scaled ? f16BlockM1Scaled(x, xs, wr, pitch, yr, K) : halfBlockM1<T>(x, wr, pitch, yr, K))) continue;
       halfBlockChunked<T>(x, wr, pitch, yr, M, N, K, ws);
     } else {
       leftoverRows<T>(x, wr, pitch, yr, M, N, K, nr);
@@ -273,7 +300,14 @@ function halfBlockM1<T>(x: usize, w0: usize, pitch: usize, y: usize, K: i32): bo
     wp += 16;
   }
   if (!isSigned<T>() && f16x8AnyNonFinite(bad)) return false;
+  return halfBlockM1Tail<T>(x, w0, pitch, y, K, k8, a0, a1, a2, a3);
+}
+
+/** Columns [k8, K) of a 4-row 16-bit block (exact conversion), the horizontal sums, the store. */
+// @ts-ignore: decorator
+@inline function halfBlockM1Tail<T>(x: usize, w0: usize, pitch: usize, y: usize, K: i32, k8: i32, a0: v128, a1: v128, a2: v128, a3: v128): bool {
   let k = k8;
+  const wp = w0 + (<usize>k8 << 1);
   if (k + 4 <= K) {
     const xv = v128.load(x + (<usize>k << 2));
     a0 = madd(xv, load4<T>(wp), a0);
@@ -291,6 +325,31 @@ function halfBlockM1<T>(x: usize, w0: usize, pitch: usize, y: usize, K: i32): bo
   }
   v128.store(y, sums);
   return true;
+}
+
+/**
+ * halfBlockM1 for float16 weights with x pre-scaled by 2^112 (xs, see scaleX): the weights are
+ * left × 2^-112, saving the rebias multiply; products and sums are identical. Returns false
+ * when a row holds Inf/NaN.
+ */
+function f16BlockM1Scaled(x: usize, xs: usize, w0: usize, pitch: usize, y: usize, K: i32): bool {
+  const k8 = K & ~7;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  let bad = i16x8.splat(0);
+  let wp = w0;
+  for (let k = 0; k < k8; k += 8) {
+    const xl = v128.load(xs + (<usize>k << 2)), xh = v128.load(xs + (<usize>k << 2), 16);
+    const v0 = v128.load(wp), v1 = v128.load(wp + pitch), v2 = v128.load(wp + 2 * pitch), v3 = v128.load(wp + 3 * pitch);
+    bad = f16x8Track(f16x8Track(bad, v0), v1);
+    bad = f16x8Track(f16x8Track(bad, v2), v3);
+    a0 = madd(xh, f16x8HiScaled(v0), madd(xl, f16x8LoScaled(v0), a0));
+    a1 = madd(xh, f16x8HiScaled(v1), madd(xl, f16x8LoScaled(v1), a1));
+    a2 = madd(xh, f16x8HiScaled(v2), madd(xl, f16x8LoScaled(v2), a2));
+    a3 = madd(xh, f16x8HiScaled(v3), madd(xl, f16x8LoScaled(v3), a3));
+    wp += 16;
+  }
+  if (f16x8AnyNonFinite(bad)) return false;
+  return halfBlockM1Tail<u16>(x, w0, pitch, y, K, k8, a0, a1, a2, a3);
 }
 
 /** y[m, n0:n1] for B [K, N] row-major: 16 columns of accumulators swept down all K rows. */

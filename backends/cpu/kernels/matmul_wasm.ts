@@ -113,7 +113,7 @@ export function matmulWasm(cpu: CpuBackend, a: TensorInfo, b: TensorInfo, attrs:
       const nth = weightBytes >= GEMV_PARALLEL_MIN_BYTES
         ? Math.max(1, Math.min(rt.threads * GEMV_SHARES_PER_THREAD, Math.floor((batch * N) / GEMV_MIN_ROWS_PER_SHARE)))
         : 1;
-      const wsStride = Math.ceil(rt.kernels.gemvWorkspaceBytes() / 64) * 64;
+      const wsStride = Math.ceil(rt.kernels.gemvWorkspaceBytes(K) / 64) * 64;
       const ws = kb === 0 ? 0 : scratch.alloc(nth * wsStride);
       rt.run('gemv', nth, [aPtr, bPtr, cPtr, M, N, K, flags, batch, aOffs, bOffs, ws, wsStride]);
     } else {

@@ -177,6 +177,23 @@ describe('cpu WebAssembly MatMul', () => {
     }
   });
 
+  it('GEMV paths agree bit for bit: M = 1 (in-register, x pre-scaled or not) vs M = 2 (chunked)', () => {
+    const K = 2053, N = 39; // K % 8 = 5, N % 4 = 3: every tail
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as const) {
+      for (const big of [false, true]) {
+        const w = randTensor([N, K], dtype);
+        const xv = randTensor([2, K]).dataSync();
+        if (big) xv[K - 10] = 1e5; // |x| ≥ 2^16: the float16 path cannot pre-scale x
+        const x2 = ft.tensor(xv, [2, K]);
+        const x1 = ft.tensor(xv.slice(0, K), [1, K]);
+        const y1 = new Uint32Array(Float32Array.from(ft.matmul(x1, w, { transposeB: true }).dataSync()).buffer);
+        const y2 = new Uint32Array(Float32Array.from(ft.matmul(x2, w, { transposeB: true }).dataSync()).buffer);
+        expect(Array.from(y1), `${dtype}${big ? ', large x' : ''}`).to.deep.equal(Array.from(y2.subarray(0, N)));
+        ft.dispose([w, x1, x2]);
+      }
+    }
+  });
+
   it('rounds 16-bit outputs once, like the reference', () => {
     const a = randTensor([6, 40], 'float16'), b = randTensor([40, 11], 'float16');
     const ref = product64(a, b, false, false);
