@@ -26,6 +26,14 @@ export const DEFAULT_SPIN_MICROS = 200;
 /** How long the caller spins for the last shares before sleeping on them. */
 const CALLER_SPIN_MS = 0.5;
 
+let warned = false;
+/** Logs the first worker failure of the process (the pool keeps running without that worker). */
+function warnWorkerFailure(threadIndex: number, err: unknown): void {
+  if (warned) return;
+  warned = true;
+  console.warn(`flashtensor: cpu worker ${threadIndex} stopped (${err instanceof Error ? err.message : String(err)}); continuing with the remaining threads`);
+}
+
 export class WorkerPool {
   private readonly ctl: Int32Array;
   private readonly f32: Float32Array;
@@ -62,7 +70,14 @@ export class WorkerPool {
   /** Workers that have instantiated the module and joined jobs. */
   get readyWorkers(): number {
     let n = 0;
-    for (let i = 1; i <= this.workers.length; i++) n += Atomics.load(this.ctl, READY_FLAGS + i);
+    for (let i = 1; i <= this.workers.length; i++) n += Atomics.load(this.ctl, READY_FLAGS + i) === 1 ? 1 : 0;
+    return n;
+  }
+
+  /** Workers that have either started or failed to (READY_FLAGS ≠ 0). */
+  private settledWorkers(): number {
+    let n = 0;
+    for (let i = 1; i <= this.workers.length; i++) n += Atomics.load(this.ctl, READY_FLAGS + i) !== 0 ? 1 : 0;
     return n;
   }
 
@@ -99,12 +114,13 @@ export class WorkerPool {
     if (nodeApi) {
       const w = new nodeApi.Worker(url, { workerData: init, name: `flashtensor-cpu-${threadIndex}` });
       w.unref(); // never keeps the process alive
-      // A crash outside a share (shares catch their own errors): keep the process up; the
-      // dead worker simply stops claiming shares.
-      w.on('error', () => {});
+      // A failure outside a share (shares catch their own errors), e.g. the module would not
+      // instantiate: keep the process up, say why once; the dead worker claims no shares.
+      w.on('error', (e) => warnWorkerFailure(threadIndex, e));
       return { terminate: () => void w.terminate() };
     }
     const w = new Worker(url, { type: 'module', name: `flashtensor-cpu-${threadIndex}` });
+    w.onerror = (e) => warnWorkerFailure(threadIndex, e.message);
     w.postMessage(init);
     return { terminate: () => w.terminate() };
   }
@@ -118,7 +134,7 @@ export class WorkerPool {
     const end = performance.now() + timeoutMs;
     for (;;) {
       const r = Atomics.load(this.ctl, READY);
-      if (this.readyWorkers >= this.workers.length) return true;
+      if (this.settledWorkers() >= this.workers.length) return this.readyWorkers === this.workers.length;
       const left = end - performance.now();
       if (!canBlock || left <= 0) return false;
       Atomics.wait(this.ctl, READY, r, left);

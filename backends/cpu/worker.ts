@@ -7,7 +7,7 @@
  */
 
 import {
-  ACTIVE_WORKERS, CONTROL_INTS, FN_INDEX, GEN, READY, READY_FLAGS, SPIN_US, kernelNames, readArgs, recordError, runShares,
+  ACTIVE_WORKERS, CONTROL_INTS, FN_INDEX, GEN, READY, READY_FLAGS, SPIN_US, kernelNames, readArgs, runShares,
   type WorkerInit,
 } from './pool_protocol.js';
 
@@ -20,9 +20,12 @@ function start(init: WorkerInit): void {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     fns = kernelNames(module).map((n) => instance.exports[n] as (...args: number[]) => unknown);
   } catch (e) {
-    // Cannot run kernels: say why once, stay out of every job (the others claim its shares).
-    recordError(ctl, e, threadIndex);
-    return;
+    // Cannot run kernels: mark this worker failed (the others, and the caller, claim its
+    // shares) and rethrow, so the pool's 'error' handler logs why.
+    Atomics.store(ctl, READY_FLAGS + threadIndex, -1);
+    Atomics.add(ctl, READY, 1);
+    Atomics.notify(ctl, READY);
+    throw e;
   }
   Atomics.store(ctl, READY_FLAGS + threadIndex, 1);
   Atomics.add(ctl, READY, 1);
