@@ -4,6 +4,7 @@
  */
 
 import Benchmark from 'benchmark';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** One measured number, optionally beside a baseline measured in the same run. */
@@ -36,6 +37,8 @@ export interface SuiteContext {
   backend: string;
   /** Seconds benchmark.js may spend per measurement (its maxTime). */
   maxTime: number;
+  /** Wait for an idle machine before each timing (see waitForQuiet); 0 = don't. */
+  quietSeconds: number;
   progress(msg: string): void;
 }
 
@@ -62,9 +65,45 @@ export interface Timing {
   samples: number;
 }
 
+/** [busy, total] CPU jiffies of the whole machine (Linux), or null elsewhere. */
+function cpuJiffies(): [number, number] | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return [total - f[3] - f[4], total];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * On a shared machine, blocks until the whole machine was ≥ 90% idle for `seconds` in a row
+ * (checked every 0.25 s; gives up after 10 minutes) so that other processes do not distort a
+ * timing. Linux only; returns at once elsewhere or when seconds = 0.
+ */
+export function waitForQuiet(seconds: number, progress?: (msg: string) => void): void {
+  if (seconds <= 0 || !cpuJiffies()) return;
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  const end = Date.now() + 600_000;
+  let quiet = 0, told = false;
+  let prev = cpuJiffies()!;
+  while (quiet < seconds * 4 && Date.now() < end) {
+    Atomics.wait(tick, 0, 0, 250);
+    const cur = cpuJiffies()!;
+    const busy = cur[0] - prev[0], total = cur[1] - prev[1];
+    prev = cur;
+    if (total > 0 && busy / total <= 0.1) quiet++;
+    else {
+      quiet = 0;
+      if (!told && progress) progress('  (waiting for other processes to finish)');
+      told = true;
+    }
+  }
+}
+
 /**
  * Times a synchronous function with benchmark.js (calibrated loop counts, at least 5 samples,
- * `maxTime` seconds). `setup` runs once before, untimed.
+ * `maxTime` seconds).
  */
 export function time(name: string, fn: () => void, maxTime: number): Timing {
   const b = new Benchmark(name, fn, { maxTime, minSamples: 5, initCount: 1 });

@@ -1,8 +1,9 @@
 /**
- * Perf runner: `npm run perf -- --backend cpu --suite matmul [--out perf/results] [--max-time 2]`.
+ * Perf runner: `npm run perf -- --backend cpu --suite matmul [--out perf/results] [--max-time 2] [--quiet]`.
  * Loads perf/suites/<suite>.js (each exports `suite: PerfSuite`), runs it with progress on
  * stderr, prints a table and writes <out>/<suite>-<backend>.json (and a .md table beside it).
- * Several suites: --suite matmul,pool. New suites need no change here.
+ * Several suites: --suite matmul,pool. New suites need no change here. --quiet waits for an idle
+ * machine before each timing (for shared machines).
  */
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,8 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 // Compiled to dist/perf/run.js; results go to the source tree's perf/results by default.
 const defaultOut = resolve(here, '..', '..', 'perf', 'results');
 
-function parseArgs(argv: string[]): { backend: string; suites: string[]; out: string; maxTime: number } {
-  const opts = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2 };
+function parseArgs(argv: string[]): { backend: string; suites: string[]; out: string; maxTime: number; quiet: number } {
+  const opts = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2, quiet: 0 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -24,8 +25,10 @@ function parseArgs(argv: string[]): { backend: string; suites: string[]; out: st
       case '--suite': opts.suites = value().split(',').filter(Boolean); break;
       case '--out': opts.out = resolve(value()); break;
       case '--max-time': opts.maxTime = Number(value()); break;
+      case '--quiet': opts.quiet = inline === undefined ? 2 : Number(inline); break;
       case '--help':
-        console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool]] [--out dir] [--max-time seconds]');
+        console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool]] [--out dir] [--max-time seconds] [--quiet[=seconds]]');
+        console.log('  --quiet: before each timing, wait until the machine was idle that long (default 2 s; Linux)');
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
       default: throw new Error(`perf: unknown option '${argv[i]}' (try --help)`);
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
     if (!suite.backends.includes(opts.backend)) throw new Error(`perf: suite '${name}' does not support backend '${opts.backend}' (${suite.backends.join(', ')})`);
     progress(`suite '${name}' on backend '${opts.backend}': ${suite.description}`);
     const started = new Date();
-    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, progress });
+    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, quietSeconds: opts.quiet, progress });
     const report = {
       suite: name,
       backend: opts.backend,

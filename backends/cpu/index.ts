@@ -51,7 +51,7 @@ export function cpuInfo(): CpuInfo {
   };
 }
 
-/** Counts of CPU kernel calls served by each path, and shares run per thread (index 0 = calling thread). */
+/** Counts of CPU kernel calls served by each path, and shares of parallel jobs run per thread slot (index 0 = calling thread). */
 export function cpuStats(): { wasm: Record<string, number>; js: Record<string, number>; sharesPerThread: number[] } {
   return {
     wasm: { ...cpuCounters.wasm },

@@ -41,6 +41,8 @@ export class WorkerPool {
   private readonly index = new Map<string, number>();
   private readonly workers: WorkerHandle[] = [];
   private readonly argBuf: number[] = [];
+  /** Most threads the pool ever had (share counters are kept for all of them). */
+  private highWater = 1;
 
   /**
    * @param memory the shared memory the kernels run on
@@ -99,6 +101,7 @@ export class WorkerPool {
       this.workers.pop()!.terminate();
     }
     Atomics.store(this.ctl, ACTIVE_WORKERS, want);
+    this.highWater = Math.max(this.highWater, want + 1);
     while (this.workers.length < want) {
       Atomics.store(this.ctl, READY_FLAGS + this.workers.length + 1, 0);
       this.workers.push(this.spawn(this.workers.length + 1));
@@ -193,10 +196,13 @@ export class WorkerPool {
     }
   }
 
-  /** Shares each thread has run since the pool started (index 0 = the calling thread). */
+  /**
+   * Shares each thread slot has run in parallel jobs since the pool started (index 0 = the
+   * calling thread); slots of workers removed by shrinking keep their counts.
+   */
   shareCounts(): number[] {
     const out: number[] = [];
-    for (let i = 0; i <= this.workers.length; i++) out.push(Atomics.load(this.ctl, SHARE_COUNTS + i));
+    for (let i = 0; i < this.highWater; i++) out.push(Atomics.load(this.ctl, SHARE_COUNTS + i));
     return out;
   }
 

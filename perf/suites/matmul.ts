@@ -6,7 +6,7 @@
  */
 
 import * as ft from '../../index.js';
-import { time, type PerfSuite, type ResultRow, type SuiteContext } from '../harness.js';
+import { time as timeRaw, waitForQuiet, type PerfSuite, type ResultRow, type SuiteContext, type Timing } from '../harness.js';
 import { loadTfjsWasm } from '../tfjs_wasm.js';
 
 const GEMM_SIZES = [512, 1024, 2048];
@@ -15,6 +15,7 @@ const COPY_BYTES = 256 * 2 ** 20;
 
 /** Best-of-`reps` bandwidth of TypedArray.set over 256 MiB, counting bytes read + written. */
 function copyBandwidth(ctx: SuiteContext): ResultRow {
+  waitForQuiet(ctx.quietSeconds, ctx.progress);
   ctx.progress('memory copy 256 MiB …');
   const src = new Uint8Array(COPY_BYTES).fill(1);
   const dst = new Uint8Array(COPY_BYTES);
@@ -34,11 +35,19 @@ function copyBandwidth(ctx: SuiteContext): ResultRow {
   };
 }
 
+let context: SuiteContext;
+/** Times fn after waiting for a quiet machine when asked to (--quiet). */
+function time(name: string, fn: () => void, maxTime: number): Timing {
+  waitForQuiet(context.quietSeconds, context.progress);
+  return timeRaw(name, fn, maxTime);
+}
+
 export const suite: PerfSuite = {
   name: 'matmul',
   description: 'fp32 GEMM 512/1024/2048 and GEMV 1×4096·4096×4096 (fp32/fp16/bf16 weights) vs tfjs-backend-wasm',
   backends: ['cpu'],
   async run(ctx) {
+    context = ctx;
     await ft.setBackend('cpu');
     const tfw = await loadTfjsWasm();
     const { tf } = tfw;

@@ -8,7 +8,7 @@
 import * as ft from '../../index.js';
 import { ENGINE } from '../../lib/engine.js';
 import type { CpuBackend } from '../../backends/cpu/backend.js';
-import type { PerfSuite, ResultRow } from '../harness.js';
+import { waitForQuiet, type PerfSuite, type ResultRow } from '../harness.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -34,6 +34,7 @@ export const suite: PerfSuite = {
     rt.run('poolMark', 2, [p, 1], 0b10); // starts the workers and waits for them
     const rows: ResultRow[] = [];
     const measure = (name: string, n: number, gapUs: number, fn: () => void, note?: string) => {
+      waitForQuiet(ctx.quietSeconds, ctx.progress);
       ctx.progress(`${name} …`);
       for (let i = 0; i < 20; i++) fn();
       const t: number[] = [];

@@ -20,11 +20,15 @@ const KIND_SHIFT = 2;
 /** Largest M that takes the GEMV path (weights streamed once, no packing). */
 export const GEMV_MAX_M = 8;
 /**
- * Below these sizes a job runs on the calling thread: waking a sleeping worker costs ~50 µs
- * and handing work to a spinning one a few µs (perf/RESULTS.md), more than the split saves.
+ * Below these sizes a job runs on the calling thread. Measured on 2 Zen 5 cores (perf/RESULTS.md):
+ * a job reaches a spinning worker in ~1 µs but a sleeping one in ~36 µs. GEMM gained from a
+ * second thread from ~48³ with the worker spinning and from ~160³ (8 MFLOP) with it asleep;
+ * 6 MFLOP splits the difference. GEMV with cache-resident weights gained nothing below 2–4 MiB,
+ * but real decode weights stream from DRAM, where one thread reads ~20 GB/s and two ~35 GB/s,
+ * so the cut is lower, at 1 MiB.
  */
-const GEMM_PARALLEL_MIN_FLOPS = 4e6;
-const GEMV_PARALLEL_MIN_BYTES = 256 * 1024;
+const GEMM_PARALLEL_MIN_FLOPS = 6e6;
+const GEMV_PARALLEL_MIN_BYTES = 1 << 20;
 const CONVERT_PARALLEL_MIN = 1 << 18;
 /**
  * GEMV splits its rows into this many shares per thread (rows are independent, so more shares
