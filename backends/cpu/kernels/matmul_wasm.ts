@@ -122,6 +122,9 @@ export function matmulWasm(cpu: CpuBackend, a: TensorInfo, b: TensorInfo, attrs:
       rt.run('gemv', nth, [aPtr, bPtr, cPtr, M, N, K, flags, batch, aOffs, bOffs, ws, wsStride]);
     } else {
       const flops = 2 * batch * M * N * K;
+      // One share per thread: every GEMM share packs the whole A block it multiplies, so more
+      // shares cost 3–7% at 384–2048 (measured); they would only help when a thread is
+      // descheduled mid-job (see GEMV_SHARES_PER_THREAD).
       const nth = flops >= GEMM_PARALLEL_MIN_FLOPS ? rt.threads : 1;
       const wsStride = Math.ceil(rt.kernels.gemmWorkspaceBytes(M, N, K) / 64) * 64;
       const ws = scratch.alloc(nth * wsStride);
