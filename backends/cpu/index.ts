@@ -2,12 +2,9 @@
 
 import { ENGINE } from '../../lib/engine.js';
 import { CpuBackend } from './backend.js';
-<<<<<<< HEAD
 import './kernels/attention.js';
-=======
 import { cpuConfig, cpuCounters, type CpuKernelMode } from './config.js';
 import { wasmSupport } from './wasm.js';
->>>>>>> wasm
 import './kernels/elementwise.js';
 import './kernels/matmul.js';
 import './kernels/nn.js';
