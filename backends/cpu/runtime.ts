@@ -21,6 +21,9 @@ export interface KernelExports {
   gemvWorkspaceBytes(K: number): number;
   halfToF32(tid: number, nth: number, src: number, dst: number, n: number, kind: number): void;
   f32ToHalf(tid: number, nth: number, src: number, dst: number, n: number, kind: number): void;
+  attnForward(tid: number, nth: number, params: number): void;
+  attnMerge(tid: number, nth: number, params: number): void;
+  attnWorkspaceBytes(br: number, bc: number, E: number, Ev: number): number;
 }
 
 /** Kernel export names, for `run`. */

@@ -5,4 +5,5 @@ export { gemm, gemv } from './matmul';
 export { gemmWorkspaceBytes } from './gemm';
 export { gemvWorkspaceBytes } from './gemv';
 export { halfToF32, f32ToHalf } from './convert';
+export { attnForward, attnMerge, attnWorkspaceBytes } from './attention';
 export { poolMark, poolTrap } from './testing';

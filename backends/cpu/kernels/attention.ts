@@ -1,12 +1,15 @@
 /**
- * CPU reference kernels (TypeScript) for the fused attention implementations: memory-efficient
+ * CPU fused attention kernels. The WebAssembly kernels (attention_wasm.ts) run when available;
+ * the TypeScript reference here is the fallback and what tests compare against: memory-efficient
  * and flash share one online-softmax loop over key blocks (never an L×S buffer), plus the
  * variable-length entry point and the row scatter used by `padInput`.
  */
 
 import type { TensorInfo } from '../../../lib/backend.js';
-import { sizeOf, stridesOf } from '../../../lib/shape.js';
+import { sizeOf } from '../../../lib/shape.js';
 import type { CpuBackend } from '../backend.js';
+import { countCall } from '../config.js';
+import { maskStrides, sdpaWasm, varlenWasm } from './attention_wasm.js';
 import { cpuKernel, readF32, readNum, writeF32 } from './util.js';
 
 const BC = 64; // key block
@@ -72,15 +75,10 @@ function attendRow(j: RowJob): number {
   return m + Math.log(l);
 }
 
-/** Strides of a mask broadcast to (B, H, L, S): 0 on broadcast axes. */
-function maskStrides(mask: TensorInfo): number[] {
-  const full = [1, 1, 1, 1];
-  const shape = [...new Array(4 - mask.shape.length).fill(1), ...mask.shape];
-  const str = stridesOf(shape);
-  return full.map((_, i) => (shape[i] === 1 ? 0 : str[i]));
-}
+type FusedAttrs = { scale: number; causal: string; hasMask: boolean; returnLse: boolean; kvLength?: number };
 
-function fused(inputs: readonly TensorInfo[], attrs: { scale: number; causal: string; hasMask: boolean; returnLse: boolean; kvLength?: number }, cpu: CpuBackend) {
+/** The reference SdpaFlash / SdpaEfficient (float64 accumulation, one row at a time). */
+export function sdpaReference(inputs: readonly TensorInfo[], attrs: FusedAttrs, cpu: CpuBackend): TensorInfo | TensorInfo[] {
   const [qi, ki, vi] = inputs;
   const [B, Hq, L, E] = qi.shape;
   const [, Hkv, SAlloc] = ki.shape;
@@ -93,7 +91,7 @@ function fused(inputs: readonly TensorInfo[], attrs: { scale: number; causal: st
   const v = readF32(cpu, vi);
   const maskInfo = attrs.hasMask ? inputs[3] : null;
   const bias = maskInfo ? Float32Array.from(readNum(cpu, maskInfo)) : null;
-  const ms = maskInfo ? maskStrides(maskInfo) : [0, 0, 0, 0];
+  const ms = maskInfo ? maskStrides(maskInfo.shape) : [0, 0, 0, 0];
   const off = attrs.causal === 'lowerRight' ? S - L : 0;
   const lse = new Float32Array(B * Hq * L);
   writeF32(cpu, out, (o) => {
@@ -120,10 +118,10 @@ function fused(inputs: readonly TensorInfo[], attrs: { scale: number; causal: st
   return lseOut ? [out, lseOut] : out;
 }
 
-cpuKernel('SdpaEfficient', fused);
-cpuKernel('SdpaFlash', fused);
-
-cpuKernel('FlashAttnVarlen', ([qi, ki, vi, cqi, cki], { scale, causal }, cpu) => {
+/** The reference FlashAttnVarlen: bottom-right causal per sequence, (totalTokens, H, E) layout. */
+export function varlenReference(inputs: readonly TensorInfo[], attrs: { scale: number; causal: boolean }, cpu: CpuBackend): TensorInfo {
+  const [qi, ki, vi, cqi, cki] = inputs;
+  const { scale, causal } = attrs;
   const [totalQ, H, E] = qi.shape;
   const [, Hkv] = ki.shape;
   const Ev = vi.shape[2];
@@ -155,6 +153,22 @@ cpuKernel('FlashAttnVarlen', ([qi, ki, vi, cqi, cki], { scale, causal }, cpu) =>
     }
   });
   return out;
+}
+
+for (const name of ['SdpaFlash', 'SdpaEfficient']) {
+  cpuKernel(name, (inputs, attrs: FusedAttrs, cpu) => {
+    const fast = sdpaWasm(cpu, name, inputs, attrs);
+    if (fast) return fast;
+    countCall('js', name);
+    return sdpaReference(inputs, attrs, cpu);
+  });
+}
+
+cpuKernel('FlashAttnVarlen', (inputs, attrs, cpu) => {
+  const fast = varlenWasm(cpu, inputs, attrs);
+  if (fast) return fast;
+  countCall('js', 'FlashAttnVarlen');
+  return varlenReference(inputs, attrs, cpu);
 });
 
 cpuKernel('ScatterRows', ([src, indices], { rows }, cpu) => {
