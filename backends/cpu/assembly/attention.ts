@@ -36,7 +36,8 @@ const P_COUNTERS = 44, P_ITEMS = 45;
 }
 
 // Workspace of one share, in 64-byte-aligned sections (tiles Br × Bc, evp = Ev rounded up to 8):
-// QP packed Q (Br·E), KP packed K (⌈Bc⌉₅·E), VP packed V (Bc·evp), ST the Sᵀ/P tile (⌈Bc⌉₅·Br),
+// QP packed Q (Br·E), KP packed K (⌈Bc⌉₅·E), VP packed V (Bc·evp), ST the score/P tile (Br/4
+// groups of ⌈Bc⌉₅ keys × 4 queries),
 // OA the output accumulator (Br·evp), then eight Br-slot tables: m, l, alpha, lim, and the
 // query / output / mask / logsumexp row pointers; then 4 i32 of the current sequence.
 // @ts-ignore: decorator
@@ -55,7 +56,7 @@ const P_COUNTERS = 44, P_ITEMS = 45;
 @inline function secTables(Br: i32, Bc: i32, E: i32, evp: i32): usize { return secOA(Br, Bc, E, evp) + up64(Br * evp * 4); }
 const T_M = 0, T_L = 1, T_ALPHA = 2, T_LIM = 3, T_QROWS = 4, T_OROWS = 5, T_MROWS = 6, T_LSEROWS = 7, T_COUNT = 8;
 
-/** Workspace bytes one share needs for tiles Br × Bc (Br a multiple of 40). */
+/** Workspace bytes one share needs for tiles Br × Bc (Br a multiple of 8). */
 export function attnWorkspaceBytes(Br: i32, Bc: i32, E: i32, Ev: i32): i32 {
   return <i32>(secTables(Br, Bc, E, up(Ev, 8)) + <usize>T_COUNT * up64(Br * 4) + 64);
 }
@@ -115,32 +116,29 @@ function rowTables(p: usize, tb: usize, tstride: usize, seq: usize, b: i32, g: i
 }
 
 /**
- * Online-softmax update of one tile, 4 queries per vector: Sᵀ columns [0, ncols) over keys
- * [0, nk) become P in place; m, l and alpha (this tile's rescale factor) are updated. Keys at or
- * past a column's count (causal limit − kb, clamped to [0, nk]) are −∞; columns whose count is
- * nk for all four lanes (tiles below the diagonal) skip the masking.
+ * Online-softmax update of one tile, 4 queries per vector: groups [0, ncols/4) of the score
+ * tile (group g at st + g·gs, one 16-byte vector per key) become P in place; m, l and alpha
+ * (this tile's rescale factor) are updated. Keys at or past a query's count (causal limit − kb,
+ * clamped to [0, nk]) are −∞; groups whose four counts are all nk (tiles below the diagonal)
+ * skip the masking.
  */
-function softmaxTile(st: usize, pitch: usize, ncols: i32, nk: i32, kb: i32, lim: usize, m: usize, l: usize, alpha: usize): void {
+function softmaxTile(st: usize, gs: usize, ncols: i32, nk: i32, kb: i32, lim: usize, m: usize, l: usize, alpha: usize): void {
   const NEG_INF = f32x4.splat(-Infinity);
   const vnk = i32x4.splat(nk);
+  const end = <usize>nk << 4;
   for (let c = 0; c < ncols; c += 4) {
     const at = <usize>c << 2;
     const cnt = i32x4.min_s(i32x4.max_s(i32x4.sub(v128.load(lim + at), i32x4.splat(kb)), i32x4.splat(0)), vnk);
     const full = i32x4.all_true(i32x4.eq(cnt, vnk));
-    const col = st + at;
+    const col = st + <usize>(c >> 2) * gs;
     let mx = NEG_INF;
     if (full) {
-      let s = col;
-      for (let k = 0; k < nk; k++) {
-        mx = f32x4.pmax(mx, v128.load(s));
-        s += pitch;
-      }
+      for (let o: usize = 0; o < end; o += 16) mx = f32x4.pmax(mx, v128.load(col + o));
     } else {
-      let s = col, kk = i32x4.splat(0);
-      for (let k = 0; k < nk; k++) {
-        mx = f32x4.pmax(mx, v128.bitselect(v128.load(s), NEG_INF, i32x4.gt_s(cnt, kk)));
+      let kk = i32x4.splat(0);
+      for (let o: usize = 0; o < end; o += 16) {
+        mx = f32x4.pmax(mx, v128.bitselect(v128.load(col + o), NEG_INF, i32x4.gt_s(cnt, kk)));
         kk = i32x4.add(kk, i32x4.splat(1));
-        s += pitch;
       }
     }
     const mOld = v128.load(m + at);
@@ -149,23 +147,20 @@ function softmaxTile(st: usize, pitch: usize, ncols: i32, nk: i32, kb: i32, lim:
     const ref = v128.andnot(mNew, f32x4.eq(mNew, NEG_INF));
     const a = exp2Neg(f32x4.sub(mOld, ref));
     let sum = f32x4.splat(0);
-    let s = col;
     if (full) {
-      for (let k = 0; k < nk; k++) {
-        const e = exp2Neg(f32x4.sub(v128.load(s), ref));
-        v128.store(s, e);
+      for (let o: usize = 0; o < end; o += 16) {
+        const e = exp2Neg(f32x4.sub(v128.load(col + o), ref));
+        v128.store(col + o, e);
         sum = f32x4.add(sum, e);
-        s += pitch;
       }
     } else {
       let kk = i32x4.splat(0);
-      for (let k = 0; k < nk; k++) {
-        const x = v128.bitselect(v128.load(s), NEG_INF, i32x4.gt_s(cnt, kk));
+      for (let o: usize = 0; o < end; o += 16) {
+        const x = v128.bitselect(v128.load(col + o), NEG_INF, i32x4.gt_s(cnt, kk));
         const e = exp2Neg(f32x4.sub(x, ref));
-        v128.store(s, e);
+        v128.store(col + o, e);
         sum = f32x4.add(sum, e);
         kk = i32x4.add(kk, i32x4.splat(1));
-        s += pitch;
       }
     }
     v128.store(m + at, mNew);
@@ -253,13 +248,12 @@ function runItem(p: usize, item: i32, ws: usize, counters: usize): void {
   const kBase = <usize>pi(p, P_K) + es * <usize>(b * pi(p, P_KS_B) + g * pi(p, P_KS_H) + kRow0 * pi(p, P_KS_S));
   const vBase = <usize>pi(p, P_V) + es * <usize>(b * pi(p, P_VS_B) + g * pi(p, P_VS_H) + kRow0 * pi(p, P_VS_S));
   const kPitch = es * <usize>pi(p, P_KS_S), vPitch = es * <usize>pi(p, P_VS_S);
-  const pitch = <usize>Br << 2; // Sᵀ bytes per key
+  const gs = <usize>up(Bc, 5) << 4; // bytes per 4-query group of the score tile
   const ldo = <usize>evp << 2;
   const vPanel = <usize>Bc << 5;
   const mk = pi(p, P_MASK_KIND);
   const mStep = <usize>pi(p, P_MS_S) * (mk == 1 ? 1 : mk == 2 ? 4 : 2);
-  const n8 = up(nr, 8), n5 = up(nr, 5);
-  const ncols = up(max(n8, n5), 4);
+  const n8 = up(nr, 8), n4 = up(nr, 4);
   let visited = 0, masked = 0;
   for (let kb = k0; kb < k1; kb += Bc) {
     const nk = min(Bc, k1 - kb);
@@ -267,15 +261,16 @@ function runItem(p: usize, item: i32, ws: usize, counters: usize): void {
     const k5 = up(nk, 5);
     for (let qc = 0; qc < n8; qc += 8) {
       const pb = qp + <usize>(qc * E * 4);
-      for (let kr = 0; kr < k5; kr += 5) tileQK(E, kp + <usize>(kr * E * 4), pb, st + <usize>kr * pitch + (<usize>qc << 2), pitch);
+      const c = st + <usize>(qc >> 2) * gs;
+      for (let kr = 0; kr < k5; kr += 5) tileQK(E, kp + <usize>(kr * E * 4), pb, c + (<usize>kr << 4), gs);
     }
-    if (mk) applyMask(st, pitch, nr, nk, tb + T_MROWS * tstride, <usize>kb * mStep, mStep, mk);
-    softmaxTile(st, pitch, ncols, nk, kb, lim, tb + T_M * tstride, tb + T_L * tstride, tb + T_ALPHA * tstride);
-    for (let rp = 0; rp < n5; rp += 5) {
-      const pa = st + (<usize>rp << 2);
-      const oRow = oa + <usize>rp * ldo;
-      const al = tb + T_ALPHA * tstride + (<usize>rp << 2);
-      for (let c = 0; c < evp; c += 8) tilePV(nk, pa, pitch, vp + <usize>(c >> 3) * vPanel, oRow + (<usize>c << 2), ldo, al);
+    if (mk) applyMask(st, gs, nr, nk, tb + T_MROWS * tstride, <usize>kb * mStep, mStep, mk);
+    softmaxTile(st, gs, n4, nk, kb, lim, tb + T_M * tstride, tb + T_L * tstride, tb + T_ALPHA * tstride);
+    for (let r = 0; r < n4; r += 4) {
+      const pa = st + <usize>(r >> 2) * gs;
+      const oRow = oa + <usize>r * ldo;
+      const al = tb + T_ALPHA * tstride + (<usize>r << 2);
+      for (let c = 0; c < evp; c += 8) tilePV(nk, pa, vp + <usize>(c >> 3) * vPanel, oRow + (<usize>c << 2), ldo, al);
     }
     visited++;
     if (causal && kb + nk > firstLim) masked++;

@@ -95,22 +95,23 @@ export function packV<T>(src: usize, pitch: usize, nk: i32, Ev: i32, dst: usize,
 }
 
 /**
- * Adds mask values to score columns [0, nr) of the Sᵀ tile for keys [0, nk): column q's mask
- * row starts at rowPtrs[q] (a byte pointer to key 0), the tile's first key is kOff bytes further,
- * and each key step is `kStep` bytes (0 when the key axis broadcasts). kind: 1 bool (false → −∞, a select so masked scores cannot leak), 2 float32,
+ * Adds mask values to the scores of queries [0, nr) for keys [0, nk) (score tile: query q's
+ * score for key j at st + (q/4)·gs + 16·j + 4·(q%4)): query q's mask row starts at rowPtrs[q]
+ * (a byte pointer to key 0), the tile's first key is kOff bytes further, and each key step is
+ * `kStep` bytes (0 when the key axis broadcasts). kind: 1 bool (false → −∞, a select so masked scores cannot leak), 2 float32,
  * 3 float16, 4 bfloat16 (added times log2e, since scores are in log2 units).
  */
-export function applyMask(sT: usize, pitch: usize, nr: i32, nk: i32, rowPtrs: usize, kOff: usize, kStep: usize, kind: i32): void {
+export function applyMask(st: usize, gs: usize, nr: i32, nk: i32, rowPtrs: usize, kOff: usize, kStep: usize, kind: i32): void {
   const LOG2E: f32 = 1.4426950408889634;
   const F32_MAX: f32 = 3.4028234663852886e38;
   for (let q = 0; q < nr; q++) {
     let m = load<usize>(rowPtrs + (<usize>q << 2)) + kOff;
-    let s = sT + (<usize>q << 2);
+    let s = st + <usize>(q >> 2) * gs + (<usize>(q & 3) << 2);
     if (kind == 1) {
       for (let j = 0; j < nk; j++) {
         if (!load<u8>(m)) store<f32>(s, -Infinity);
         m += kStep;
-        s += pitch;
+        s += 16;
       }
     } else {
       for (let j = 0; j < nk; j++) {
@@ -120,7 +121,7 @@ export function applyMask(sT: usize, pitch: usize, nr: i32, nk: i32, rowPtrs: us
         const b2 = Mathf.abs(b) < Infinity ? min(max(b * LOG2E, -F32_MAX), F32_MAX) : b;
         store<f32>(s, load<f32>(s) + b2);
         m += kStep;
-        s += pitch;
+        s += 16;
       }
     }
   }

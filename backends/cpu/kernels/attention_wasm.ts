@@ -25,7 +25,7 @@ const P = {
 } as const;
 const P_SLOTS = 48;
 
-/** Tile sizes: Br query rows (a multiple of 40: 8-query and 5-query panels), Bc keys. */
+/** Tile sizes: Br query rows (a multiple of 8: the score kernel's 8-query panels), Bc keys. */
 export interface AttentionTiles {
   br: number;
   bc: number;
@@ -46,8 +46,8 @@ const tileOverride: Record<string, AttentionTiles | undefined> = {};
  */
 export function setAttentionTiles(kernel: string, tiles: AttentionTiles | null): void {
   if (!(kernel in DEFAULT_TILES)) throw new ArgumentError(`setAttentionTiles: unknown kernel '${kernel}'`);
-  if (tiles && (!Number.isInteger(tiles.br) || tiles.br < 40 || tiles.br % 40 !== 0 || !Number.isInteger(tiles.bc) || tiles.bc < 1)) {
-    throw new ArgumentError(`setAttentionTiles: br must be a positive multiple of 40 and bc a positive integer, got ${JSON.stringify(tiles)}`);
+  if (tiles && (!Number.isInteger(tiles.br) || tiles.br < 8 || tiles.br % 8 !== 0 || !Number.isInteger(tiles.bc) || tiles.bc < 1)) {
+    throw new ArgumentError(`setAttentionTiles: br must be a positive multiple of 8 and bc a positive integer, got ${JSON.stringify(tiles)}`);
   }
   tileOverride[kernel] = tiles ?? undefined;
 }
