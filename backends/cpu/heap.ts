@@ -135,7 +135,7 @@ export class Heap {
     }
     // Grow geometrically (at least 1/8) so repeated small growths stay cheap.
     const cur = this.capacity;
-    const target = Math.min(this.maxBytes, Math.max(end, cur + (cur >> 3)));
+    const target = Math.min(this.maxBytes, Math.max(end, cur + Math.floor(cur / 8)));
     try {
       this.memory.grow(Math.ceil((target - cur) / PAGE));
     } catch {

@@ -132,15 +132,15 @@ function run(cpu: CpuBackend, c: Call): boolean {
     for (const bytes of sizes) blocks.push([bytes ? cpu.allocScratch(bytes) : 0, bytes]);
     const [params, ws, counters, partial] = blocks.map(([p]) => p);
     const i32 = cpu.heap.i32;
-    i32.fill(0, counters >> 2, (counters >> 2) + nsh * 2);
-    const slot = (s: number, v: number) => (i32[(params >> 2) + s] = v);
+    i32.fill(0, counters >>> 2, (counters >>> 2) + nsh * 2);
+    const slot = (s: number, v: number) => (i32[(params >>> 2) + s] = v);
     slot(P.Q, ptrOf(c.q)); slot(P.K, ptrOf(c.k)); slot(P.V, ptrOf(c.v)); slot(P.OUT, ptrOf(c.out));
     slot(P.LSE, c.lse ? ptrOf(c.lse) : 0); slot(P.MASK, c.mask ? ptrOf(c.mask) : 0);
     slot(P.CUQ, c.cuQ ? ptrOf(c.cuQ) : 0); slot(P.CUK, c.cuK ? ptrOf(c.cuK) : 0);
     slot(P.KIND, kind); slot(P.MASK_KIND, mk); slot(P.B, c.B); slot(P.HQ, c.Hq); slot(P.HKV, c.Hkv);
     slot(P.L, c.L); slot(P.S, c.S); slot(P.E, c.E); slot(P.EV, c.Ev);
     slot(P.CAUSAL, c.causal ? 1 : 0); slot(P.LOWER_RIGHT, c.lowerRight ? 1 : 0);
-    cpu.heap.f32[(params >> 2) + P.SCALE2] = c.scale * LOG2E;
+    cpu.heap.f32[(params >>> 2) + P.SCALE2] = c.scale * LOG2E;
     [c.qs, c.ks, c.vs, c.os].forEach((st, t) => st.forEach((x, j) => slot(P.QS_B + 3 * t + j, x)));
     const ms = c.mask ? maskStrides(c.mask.shape) : [0, 0, 0, 0];
     ms.forEach((x, j) => slot(P.MS_B + j, x));
@@ -150,8 +150,8 @@ function run(cpu: CpuBackend, c: Call): boolean {
     if (splits > 1) rt.run('attnMerge', parallel ? Math.min(base, rt.threads * SHARES_PER_THREAD) : 1, [params]);
     const after = cpu.heap.i32;
     for (let s = 0; s < nsh; s++) {
-      attentionWasmStats.tilesVisited += after[(counters >> 2) + 2 * s];
-      attentionWasmStats.tilesMasked += after[(counters >> 2) + 2 * s + 1];
+      attentionWasmStats.tilesVisited += after[(counters >>> 2) + 2 * s];
+      attentionWasmStats.tilesMasked += after[(counters >>> 2) + 2 * s + 1];
     }
   } finally {
     for (const [p, bytes] of blocks) if (bytes) cpu.freeScratch(p, bytes);

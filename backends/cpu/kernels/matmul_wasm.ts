@@ -56,7 +56,7 @@ class Scratch {
   }
   int32(values: Int32Array): number {
     const p = this.alloc(values.byteLength);
-    this.cpu.heap.i32.set(values, p >> 2);
+    this.cpu.heap.i32.set(values, p >>> 2); // >>>: heap offsets reach 4 GiB
     return p;
   }
   free(): void {
