@@ -30,6 +30,8 @@ export interface SuiteResult {
   rows: ResultRow[];
   /** Suite-specific facts (variants in use, definitions of units). */
   meta: Record<string, unknown>;
+  /** Extra files (e.g. SVG charts) the runner writes into the output folder, by file name. */
+  files?: Record<string, string>;
 }
 
 /** Options every suite receives from the runner. */
@@ -40,6 +42,8 @@ export interface SuiteContext {
   /** Wait for an idle machine before each timing (see waitForQuiet); 0 = don't. */
   quietSeconds: number;
   progress(msg: string): void;
+  /** Values of the suite's own options (`PerfSuite.options`) given on the command line. */
+  args: Record<string, string>;
 }
 
 /** A perf suite: perf/suites/<name>.ts exports `suite`. */
@@ -48,6 +52,8 @@ export interface PerfSuite {
   description: string;
   /** Backends the suite can measure. */
   backends: string[];
+  /** Suite-specific command-line options (`--name value`), name → help text. */
+  options?: Record<string, string>;
   run(ctx: SuiteContext): Promise<SuiteResult>;
 }
 
