@@ -62,7 +62,10 @@ function list(v: string | undefined, all: number[]): number[] {
   });
 }
 
-/** Times fn: one warm-up call (also its peak memory), then a median over 1–7 calls depending on its length. */
+/**
+ * Times fn: one warm-up call (also its peak memory), then the median of 1–7 more calls (fewer
+ * for long calls: math at 4096 takes ~25 s a call).
+ */
 function measure(ctx: SuiteContext, fn: () => { dispose(): void }, withPeak: boolean): { ms: number; samples: number; peak?: number } {
   waitForQuiet(ctx.quietSeconds, ctx.progress);
   const base = ft.memory().numBytes;
@@ -73,8 +76,10 @@ function measure(ctx: SuiteContext, fn: () => { dispose(): void }, withPeak: boo
   const peak = withPeak ? ft.memory().peakBytes - base : undefined;
   const n = first > 8000 ? 1 : first > 1000 ? 3 : first > 100 ? 5 : 7;
   const times: number[] = [];
+  // One quiet wait per measurement, not per sample: on a machine shared with test suites a wait
+  // per sample multiplies the run time, and the median absorbs a disturbed sample.
+  waitForQuiet(ctx.quietSeconds, ctx.progress);
   for (let i = 0; i < n; i++) {
-    waitForQuiet(ctx.quietSeconds, ctx.progress);
     t0 = performance.now();
     fn().dispose();
     times.push(performance.now() - t0);

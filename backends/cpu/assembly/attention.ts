@@ -12,7 +12,8 @@
 // not depend on the thread count. With splits > 1 (decode: few items, long S) each item covers
 // one key range and writes (acc, m, l) to a partial buffer that attnMerge combines.
 
-import { applyMask, packK, packQ, packV, storeRow, zeroRow } from './attention_pack';
+import { applyMask, convertRows, packK, packQ, packV, storeRow, zeroRow } from './attention_pack';
+import { pv1, scores1, scores4 } from './attention_rows';
 import { exp2Neg, exp2NegScalar, log2Pos, tilePV, tileQK } from './attention_tile';
 
 // Parameter block: i32 slots (float slots hold float32 bits). Mirrored in
@@ -36,7 +37,7 @@ const P_COUNTERS = 44, P_ITEMS = 45;
 }
 
 // Workspace of one share, in 64-byte-aligned sections (tiles Br × Bc, evp = Ev rounded up to 8):
-// QP packed Q (Br·E), KP packed K (⌈Bc⌉₅·E), VP packed V (Bc·evp), ST the score/P tile (Br/4
+// QP packed Q (Br·⌈E⌉₄), KP packed K (⌈Bc⌉₅·⌈E⌉₄; E rounded up for the few-row path's rows), VP packed V (Bc·evp), ST the score/P tile (Br/4
 // groups of ⌈Bc⌉₅ keys × 4 queries),
 // OA the output accumulator (Br·evp), then eight Br-slot tables: m, l, alpha, lim, and the
 // query / output / mask / logsumexp row pointers; then 4 i32 of the current sequence.
@@ -45,9 +46,9 @@ const P_COUNTERS = 44, P_ITEMS = 45;
   return <usize>((n + 63) & ~63);
 }
 // @ts-ignore: decorator
-@inline function secKP(Br: i32, E: i32): usize { return up64(Br * E * 4); }
+@inline function secKP(Br: i32, E: i32): usize { return up64(Br * up(E, 4) * 4); }
 // @ts-ignore: decorator
-@inline function secVP(Br: i32, Bc: i32, E: i32): usize { return secKP(Br, E) + up64(up(Bc, 5) * E * 4); }
+@inline function secVP(Br: i32, Bc: i32, E: i32): usize { return secKP(Br, E) + up64(up(Bc, 5) * up(E, 4) * 4); }
 // @ts-ignore: decorator
 @inline function secST(Br: i32, Bc: i32, E: i32, evp: i32): usize { return secVP(Br, Bc, E) + up64(Bc * evp * 4); }
 // @ts-ignore: decorator
@@ -203,6 +204,22 @@ function finishRows(p: usize, tb: usize, tstride: usize, nr: i32, oa: usize, ldo
   }
 }
 
+/** Blocks of at most this many rows take the few-row path (attention_rows.ts). */
+const FEW_ROWS = 4;
+
+/** Query rows for the few-row path: 4 dense rows of ep floats (rows past nr and columns past E zero), times scale. */
+function rowsQ(kind: i32, rowPtrs: usize, nr: i32, E: i32, ep: i32, scale: f32, dst: usize): void {
+  memory.fill(dst, 0, <usize>(4 * ep * 4));
+  for (let r = 0; r < nr; r++) {
+    const src = load<usize>(rowPtrs + (<usize>r << 2));
+    const d = dst + <usize>(r * ep * 4);
+    if (kind == 0) convertRows<f32>(src, 0, 1, E, ep, d);
+    else if (kind == 1) convertRows<u16>(src, 0, 1, E, ep, d);
+    else convertRows<i16>(src, 0, 1, E, ep, d);
+    for (let e = 0; e < ep; e += 4) v128.store(d + (<usize>e << 2), f32x4.mul(v128.load(d + (<usize>e << 2)), f32x4.splat(scale)));
+  }
+}
+
 /** Runs one work item (see the file comment); ws: this share's workspace; counters: its [visited, masked] tiles or 0. */
 function runItem(p: usize, item: i32, ws: usize, counters: usize): void {
   const splits = pi(p, P_SPLITS), nQB = pi(p, P_NQB), Hkv = pi(p, P_HKV);
@@ -235,7 +252,10 @@ function runItem(p: usize, item: i32, ws: usize, counters: usize): void {
   const k1 = min(k0 + chunk, keyEnd);
 
   const scale2 = reinterpret<f32>(pi(p, P_SCALE2));
-  if (kind == 0) packQ<f32>(tb + T_QROWS * tstride, nr, E, scale2, qp);
+  const few = nr <= FEW_ROWS;
+  const ep = up(E, 4);
+  if (few) rowsQ(kind, tb + T_QROWS * tstride, nr, E, ep, scale2, qp);
+  else if (kind == 0) packQ<f32>(tb + T_QROWS * tstride, nr, E, scale2, qp);
   else if (kind == 1) packQ<u16>(tb + T_QROWS * tstride, nr, E, scale2, qp);
   else packQ<i16>(tb + T_QROWS * tstride, nr, E, scale2, qp);
   for (let q = 0; q < Br; q++) {
@@ -257,23 +277,36 @@ function runItem(p: usize, item: i32, ws: usize, counters: usize): void {
   let visited = 0, masked = 0;
   for (let kb = k0; kb < k1; kb += Bc) {
     const nk = min(Bc, k1 - kb);
-    packKV(kind, kBase + <usize>kb * kPitch, kPitch, vBase + <usize>kb * vPitch, vPitch, nk, E, Ev, kp, vp, vPanel);
-    const k5 = up(nk, 5);
-    for (let qc = 0; qc < n8; qc += 8) {
-      const pb = qp + <usize>(qc * E * 4);
-      const c = st + <usize>(qc >> 2) * gs;
-      for (let kr = 0; kr < k5; kr += 5) tileQK(E, kp + <usize>(kr * E * 4), pb, c + (<usize>kr << 4), gs);
+    const kt = kBase + <usize>kb * kPitch, vt = vBase + <usize>kb * vPitch;
+    if (few) {
+      if (kind == 0) { convertRows<f32>(kt, kPitch, nk, E, ep, kp); packV<f32>(vt, vPitch, nk, Ev, vp, vPanel); }
+      else if (kind == 1) { convertRows<u16>(kt, kPitch, nk, E, ep, kp); packV<u16>(vt, vPitch, nk, Ev, vp, vPanel); }
+      else { convertRows<i16>(kt, kPitch, nk, E, ep, kp); packV<i16>(vt, vPitch, nk, Ev, vp, vPanel); }
+      if (nr == 1) scores1(qp, kp, nk, ep, st);
+      else scores4(qp, kp, nk, ep, st);
+    } else {
+      packKV(kind, kt, kPitch, vt, vPitch, nk, E, Ev, kp, vp, vPanel);
+      const k5 = up(nk, 5);
+      for (let qc = 0; qc < n8; qc += 8) {
+        const pb = qp + <usize>(qc * E * 4);
+        const c = st + <usize>(qc >> 2) * gs;
+        for (let kr = 0; kr < k5; kr += 5) tileQK(E, kp + <usize>(kr * E * 4), pb, c + (<usize>kr << 4), gs);
+      }
     }
+    visited++;
+    if (causal && kb + nk > firstLim) masked++;
     if (mk) applyMask(st, gs, nr, nk, tb + T_MROWS * tstride, <usize>kb * mStep, mStep, mk);
     softmaxTile(st, gs, n4, nk, kb, lim, tb + T_M * tstride, tb + T_L * tstride, tb + T_ALPHA * tstride);
+    if (nr == 1) {
+      pv1(nk, st, vp, vPanel, evp, oa, load<f32>(tb + T_ALPHA * tstride));
+      continue;
+    }
     for (let r = 0; r < n4; r += 4) {
       const pa = st + <usize>(r >> 2) * gs;
       const oRow = oa + <usize>r * ldo;
       const al = tb + T_ALPHA * tstride + (<usize>r << 2);
       for (let c = 0; c < evp; c += 8) tilePV(nk, pa, vp + <usize>(c >> 3) * vPanel, oRow + (<usize>c << 2), ldo, al);
     }
-    visited++;
-    if (causal && kb + nk > firstLim) masked++;
   }
   if (counters) {
     store<i32>(counters, load<i32>(counters) + visited);

@@ -10,4 +10,5 @@ export { attnForward, attnMerge, attnWorkspaceBytes } from './attention';
 // attention driver, V8 hoists the softmax's vector constants into registers the 10-accumulator
 // loops need, and they spill (measured: 23 vs 29 GFLOP/s per thread before the other fixes).
 export { tileQK, tilePV } from './attention_tile';
+export { pv1, scores1, scores4 } from './attention_rows';
 export { poolMark, poolTrap } from './testing';
