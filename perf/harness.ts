@@ -142,7 +142,7 @@ export function table(rows: ResultRow[]): string {
   const fmt = (x: number | undefined, d = 1) => (x === undefined ? '' : x.toFixed(d));
   const body = rows.map((r) => [
     r.name,
-    `${fmt(r.value)} ${r.unit}`,
+    Number.isNaN(r.value) ? `— ${r.unit}` : `${fmt(r.value)} ${r.unit}`,
     r.ms === undefined ? '' : r.rme === undefined ? fmt(r.ms, 3) : `${fmt(r.ms, 3)} (±${fmt(r.rme)}%)`,
     r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.unit}` : '',
     r.ratio === undefined ? '' : `${fmt(r.ratio, 2)}×`,

@@ -5,12 +5,14 @@
 // where row R of kv head g is query position ⌊R/G⌋ of query head g·G + R mod G (G = Hq/Hkv):
 // the G query heads sharing a kv head are processed together, so each K/V tile is converted and
 // packed once for all of them (at decode, L = 1, one block holds all G heads). For each key
-// tile of Bc keys: pack K and V (16-bit → float32), Sᵀ = K·(scale·log2e·Q)ᵀ, optional mask,
-// online softmax on Sᵀ (running max m and sum l per query, exp2), O = alpha·O + P·V; O / l once
-// at the end. Causal tiles entirely above the diagonal are never visited; tiles entirely below
-// it take the unmasked softmax path. Shares take items round-robin, so an item's arithmetic does
-// not depend on the thread count. With splits > 1 (decode: few items, long S) each item covers
-// one key range and writes (acc, m, l) to a partial buffer that attnMerge combines.
+// tile of Bc keys: pack K and V (16-bit → float32), scores = K·(scale·log2e·Q)ᵀ (attention_tile.ts;
+// kept transposed, 4 queries per vector), optional mask, online softmax (running max m and sum l
+// per query, exp2), O = alpha·O + P·V; O / l once at the end. Blocks of ≤ 4 rows (decode) score
+// keys by dot products instead (attention_rows.ts). Causal tiles entirely above the diagonal are
+// never visited; tiles entirely below it take the unmasked softmax path. Shares take items
+// round-robin, so an item's arithmetic does not depend on the thread count. With splits > 1
+// (decode: few items, long S) each item covers one key range and writes (acc, m, l) to a
+// partial buffer that attnMerge combines.
 
 import { applyMask, convertRows, packK, packQ, packV, storeRow, zeroRow } from './attention_pack';
 import { pv1, scores1, scores4 } from './attention_rows';
@@ -36,11 +38,11 @@ const P_COUNTERS = 44, P_ITEMS = 45;
   return (n + m - 1) / m * m;
 }
 
-// Workspace of one share, in 64-byte-aligned sections (tiles Br × Bc, evp = Ev rounded up to 8):
-// QP packed Q (Br·⌈E⌉₄), KP packed K (⌈Bc⌉₅·⌈E⌉₄; E rounded up for the few-row path's rows), VP packed V (Bc·evp), ST the score/P tile (Br/4
-// groups of ⌈Bc⌉₅ keys × 4 queries),
-// OA the output accumulator (Br·evp), then eight Br-slot tables: m, l, alpha, lim, and the
-// query / output / mask / logsumexp row pointers; then 4 i32 of the current sequence.
+// Workspace of one share, in 64-byte-aligned sections (tiles Br × Bc, ⌈x⌉ₙ = x rounded up to a
+// multiple of n, evp = ⌈Ev⌉₈): QP packed Q (Br·⌈E⌉₄ floats); KP packed K (⌈Bc⌉₅·⌈E⌉₄; the few-row
+// path keeps dense rows there); VP packed V (Bc·evp); ST the score/P tile (Br/4 groups of ⌈Bc⌉₅
+// keys × 4 queries); OA the output accumulator (Br·evp); eight Br-slot tables (m, l, alpha, lim,
+// and the query / output / mask / logsumexp row pointers); 4 i32 of the current sequence.
 // @ts-ignore: decorator
 @inline function up64(n: i32): usize {
   return <usize>((n + 63) & ~63);
