@@ -84,6 +84,7 @@ function fused(mode: 'flash' | 'efficient') {
       const rows = mode === 'flash' ? G * L : L;
       const c = config(gpu, mode, q, E, Ev, { causal: attrs.causal !== 'none', maskDtype: mask?.dtype ?? null, returnLse: !!lse }, o.dtype, rows);
       const d: AttnDims = {
+        e4: vec4s(E), v4: vec4s(Ev), bc: c.BC,
         Hq, Hkv, L, S, scale: attrs.scale, coff: attrs.causal === 'lowerRight' ? S - L : 0, G,
         q: [Hq * L * E, L * E, E], k: [Hkv * S * E, S * E, E], v: [Hkv * S * Ev, S * Ev, Ev], o: [Hq * L * Ev, L * Ev, Ev],
         m: mask ? maskStrides(mask) : [0, 0, 0, 0],
@@ -116,6 +117,7 @@ gpuKernel('FlashAttnVarlen', ([q, k, v, cuQ, cuK], { scale, causal, maxSeqlenQ }
     const d: AttnDims = {
       Hq: H, Hkv, L: 0, S: 0, scale, coff: 0, G,
       q: [0, E, H * E], k: [0, E, Hkv * E], v: [0, Ev, Hkv * Ev], o: [0, Ev, H * Ev], m: [0, 0, 0, 0],
+      e4: vec4s(E), v4: vec4s(Ev), bc: c.BC,
     };
     const grid: [number, number, number] = [Math.max(1, Math.ceil(rows / c.BR)), tiles ? Hkv : H, B];
     gpu.run(program(c, d, grid, 5), [q, k, v, cuQ, cuK], [o]);

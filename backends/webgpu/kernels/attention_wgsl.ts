@@ -53,11 +53,13 @@ export interface AttnDims {
   m: [number, number, number, number];
   /** flash: query heads packed per KV head (G = Hq / Hkv) — rows per (b, kv head) = G · L. */
   G: number;
+  /** vec4 counts of E and Ev and the key block (loop bounds of the efficient kernel). */
+  e4: number; v4: number; bc: number;
 }
 
 export function attnUniforms(d: AttnDims): Uniforms {
   return new Uniforms()
-    .u32('Hq', d.Hq).u32('Hkv', d.Hkv).u32('L', d.L).u32('S', d.S).f32('scale', d.scale).i32('coff', d.coff).u32('G', d.G)
+    .u32('Hq', d.Hq).u32('Hkv', d.Hkv).u32('L', d.L).u32('S', d.S).f32('scale', d.scale).i32('coff', d.coff).u32('G', d.G).u32('e4', d.e4).u32('v4', d.v4).u32('bc', d.bc)
     .u32('qs', d.q).u32('ks', d.k).u32('vs', d.v).u32('os', d.o).u32('ms', d.m);
 }
 
@@ -88,6 +90,11 @@ function load4(fn: string, buf: string, c: AttnConfig, dim: number): string {
 export function attnBody(c: AttnConfig): string {
   const E4 = Math.ceil(c.E / 4);
   const V4 = Math.ceil(c.Ev / 4);
+  // Loop bounds come from uniforms: with compile-time bounds the compiler unrolls the nested
+  // E×BC loops completely, and lavapipe's LLVM then needs minutes per pipeline.
+  const nE4 = 'u_e4()';
+  const nV4 = 'u_v4()';
+  const nBC = 'u_bc()';
   const ld = (fn: string, off: string, lim: string) => (c.aligned ? `${fn}(${off})` : `${fn}(${off}, ${lim})`);
   const maskIdx = c.varlen ? -1 : 3;
   const lines: string[] = [COMMON, load4('ldq', 'in0', c, c.E), load4('ldk', 'in1', c, c.E), load4('ldv', 'in2', c, c.Ev), bitsFn('to_bits', c.outDtype, 'f32')];
@@ -121,7 +128,7 @@ export function attnBody(c: AttnConfig): string {
       `  let r0 = wid.x * ${c.BR}u;`,
       `  if (r0 >= rows) { return; }`,
       `  let r = r0 + t;`,
-      `  let active = r < rows;`,
+      `  let live = r < rows;`,
       `  let rr = min(r, rows - 1u);`,
       `  let h = g * G + rr / L; let i = rr % L;`,
       // Largest query index in the block bounds the keys the whole workgroup needs.
@@ -134,7 +141,7 @@ export function attnBody(c: AttnConfig): string {
       `  let g = h / G;`,
       `  let i = wid.x * ${c.BR}u + t;`,
       `  if (i >= L) { return; }`,
-      `  let active = true;`,
+      `  let live = true;`,
     );
   }
   lines.push(
@@ -144,9 +151,9 @@ export function attnBody(c: AttnConfig): string {
     `  let oB = b * u_os(0u) + qStart * u_os(2u) + h * u_os(1u) + i * u_os(2u);`,
     `  let scale = u_scale();`,
     `  var q: array<vec4<f32>, ${E4}>;`,
-    `  for (var e = 0u; e < ${E4}u; e++) { q[e] = ${ld('ldq', 'qB + e * 4u', `qB + ${c.E}u`)} * scale; }`,
+    `  for (var e = 0u; e < ${nE4}; e++) { q[e] = ${ld('ldq', 'qB + e * 4u', `qB + ${c.E}u`)} * scale; }`,
     `  var acc: array<vec4<f32>, ${V4}>;`,
-    `  for (var e = 0u; e < ${V4}u; e++) { acc[e] = vec4<f32>(0.0); }`,
+    `  for (var e = 0u; e < ${nV4}; e++) { acc[e] = vec4<f32>(0.0); }`,
     `  let NEG_INF = -inf_f();`,
     `  var m = NEG_INF; var l = 0.0;`,
     c.causal ? `  let kEnd = u32(clamp(i32(i) + coff + 1, 0, i32(S)));` : `  let kEnd = S;`,
@@ -155,7 +162,7 @@ export function attnBody(c: AttnConfig): string {
   if (c.maskDtype) lines.push(`  let mB = b * u_ms(0u) + h * u_ms(1u) + i * u_ms(2u);`);
   const update = (scoreOf: string, vRow: (cc: string, e: string) => string) => [
     `    var bmax = NEG_INF;`,
-    `    for (var cc = 0u; cc < ${c.BC}u; cc++) {`,
+    `    for (var cc = 0u; cc < ${nBC}; cc++) {`,
     `      let j = j0 + cc;`,
     `      var sc = NEG_INF;`,
     `      if (j < kEnd) {`,
@@ -172,12 +179,12 @@ export function attnBody(c: AttnConfig): string {
     `      let mNew = max(m, bmax);`,
     `      let alpha = exp(m - mNew);`,
     `      l *= alpha;`,
-    `      for (var e = 0u; e < ${V4}u; e++) { acc[e] *= alpha; }`,
-    `      for (var cc = 0u; cc < ${c.BC}u; cc++) {`,
+    `      for (var e = 0u; e < ${nV4}; e++) { acc[e] *= alpha; }`,
+    `      for (var cc = 0u; cc < ${nBC}; cc++) {`,
     `        let p = exp(s[cc] - mNew);`,
     `        if (p > 0.0) {`,
     `          l += p;`,
-    `          for (var e = 0u; e < ${V4}u; e++) { acc[e] += p * ${vRow('cc', 'e')}; }`,
+    `          for (var e = 0u; e < ${nV4}; e++) { acc[e] += p * ${vRow('cc', 'e')}; }`,
     `        }`,
     `      }`,
     `      m = mNew;`,
@@ -197,7 +204,7 @@ export function attnBody(c: AttnConfig): string {
       `      Vs[x] = ${tileT}(${ld('ldv', `vB + j * u_vs(2u) + e * 4u`, `vB + j * u_vs(2u) + ${c.Ev}u`)});`,
       `    }`,
       `    workgroupBarrier();`,
-      `    if (active && j0 < kEnd) {`,
+      `    if (live && j0 < kEnd) {`,
       ...update(`score_tile(cc)`, (cc, e) => `vec4<f32>(Vs[${cc} * ${V4}u + ${e}])`).map((x) => `  ${x}`),
       `    }`,
       `  }`,
@@ -206,13 +213,13 @@ export function attnBody(c: AttnConfig): string {
     const idx = lines.findIndex((x) => x.includes('score_tile(cc)'));
     lines[idx] = lines[idx].replace(
       'score_tile(cc)',
-      `0.0; for (var e = 0u; e < ${E4}u; e++) { sc += dot(q[e], vec4<f32>(Ks[cc * ${E4}u + e])); }`,
+      `0.0; for (var e = 0u; e < ${nE4}; e++) { sc += dot(q[e], vec4<f32>(Ks[cc * ${E4}u + e])); }`,
     );
   } else {
     lines.push(
-      `  for (var j0 = 0u; j0 < kEnd; j0 += ${c.BC}u) {`,
+      `  for (var j0 = 0u; j0 < kEnd; j0 += ${nBC}) {`,
       ...update(
-        `0.0; { let kr = kB + j * u_ks(2u); for (var e = 0u; e < ${E4}u; e++) { sc += dot(q[e], ${ld('ldk', 'kr + e * 4u', `kr + ${c.E}u`)}); } }`,
+        `0.0; { let kr = kB + j * u_ks(2u); for (var e = 0u; e < ${nE4}; e++) { sc += dot(q[e], ${ld('ldk', 'kr + e * 4u', `kr + ${c.E}u`)}); } }`,
         (cc, e) => ld('ldv', `vB + (j0 + ${cc}) * u_vs(2u) + ${e} * 4u`, `vB + (j0 + ${cc}) * u_vs(2u) + ${c.Ev}u`),
       ),
       `  }`,
@@ -221,12 +228,12 @@ export function attnBody(c: AttnConfig): string {
   // Finalise: out = acc / l (0 for rows that saw no key), LSE = m + log(l) (+inf then).
   const k16 = c.outDtype === 'float16' || c.outDtype === 'bfloat16';
   lines.push(
-    `  if (!active) { return; }`,
+    `  if (!live) { return; }`,
     `  let inv = select(1.0 / l, 0.0, l == 0.0);`,
     k16
-      ? `  for (var e = 0u; e < ${V4}u; e++) { let v = acc[e] * inv; let w = (oB + e * 4u) / 2u;\n` +
+      ? `  for (var e = 0u; e < ${nV4}; e++) { let v = acc[e] * inv; let w = (oB + e * 4u) / 2u;\n` +
         `    out0[w] = to_bits(v.x) | (to_bits(v.y) << 16u); if (e * 4u + 2u < ${c.Ev}u) { out0[w + 1u] = to_bits(v.z) | (to_bits(v.w) << 16u); } }`
-      : `  for (var e = 0u; e < ${V4}u; e++) { let v = acc[e] * inv; for (var x = 0u; x < 4u; x++) { if (e * 4u + x < ${c.Ev}u) { out0[oB + e * 4u + x] = to_bits(v[x]); } } }`,
+      : `  for (var e = 0u; e < ${nV4}; e++) { let v = acc[e] * inv; for (var x = 0u; x < 4u; x++) { if (e * 4u + x < ${c.Ev}u) { out0[oB + e * 4u + x] = to_bits(v[x]); } } }`,
   );
   if (c.returnLse) {
     lines.push(`  out1[(b * u_Hq() + h) * L + i] = select(m + log(l), inf_f(), l == 0.0);`);

@@ -102,7 +102,7 @@ function reduceProgram(kernel: ReduceKernel, x: TensorInfo, axes: readonly numbe
       `@compute @workgroup_size(${WG})`,
       `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {`,
       `  let o = wid.x + wid.y * nwg.x;`,
-      `  let active = o < u_nout();`,
+      `  let live = o < u_nout();`,
       `  let base = koff(min(o, u_nout() - 1u));`,
       `  let first = ld(base + roff(min(t, u_len() - 1u)));`,
       `  var acc: ${ct}; var best = min(t, u_len() - 1u);`,
@@ -115,7 +115,7 @@ function reduceProgram(kernel: ReduceKernel, x: TensorInfo, axes: readonly numbe
       `    if (t < w) { let o_acc = s_acc[t + w]; let o_best = s_best[t + w]; acc = s_acc[t]; best = s_best[t]; ${a.combine} s_acc[t] = acc; s_best[t] = best; }`,
       `    workgroupBarrier();`,
       `  }`,
-      `  if (t == 0u && active) { acc = s_acc[0]; best = s_best[0]; out0[o] = to_bits(${a.result}); }`,
+      `  if (t == 0u && live) { acc = s_acc[0]; best = s_best[0]; out0[o] = to_bits(${a.result}); }`,
       `}`,
     ].join('\n');
   const gx = Math.min(nOut, MAX_GROUPS);
