@@ -106,7 +106,7 @@ export class WebGPUBackend implements Backend {
     this.checkAlive('write');
     const bytes = size * bytesPerElement(dtype);
     if (bytes === 0) return new GpuDataId(null, 0);
-    const id = new GpuDataId(this.acquire(bytes), bytes);
+    const id = new GpuDataId(this.acquire(bytes, !values), bytes);
     if (values) {
       let src = new Uint8Array(values.buffer, values.byteOffset, bytes);
       if (bytes % 4) {
@@ -190,9 +190,9 @@ export class WebGPUBackend implements Backend {
     this.staging.trim();
   }
 
-  /** A tensor-usage buffer of at least `bytes` from the pool. */
-  acquire(bytes: number): GPUBuffer {
-    return this.pool.acquire(align(bytes, 4), TENSOR_USAGE);
+  /** A tensor-usage buffer of at least `bytes` from the pool; `gpuWrite`: only recorded commands will write it. */
+  acquire(bytes: number, gpuWrite = false): GPUBuffer {
+    return this.pool.acquire(align(bytes, 4), TENSOR_USAGE, gpuWrite);
   }
 
   /** Returns a pool buffer; parked until the next submit when recorded work may still use it. */

@@ -3,17 +3,18 @@
  * `generate()` steps, so a steady-state decode loop allocates nothing.
  *
  * A buffer released while commands that use it are still being recorded (not yet submitted) is
- * parked until the next submit: `queue.writeBuffer` runs on the queue timeline ahead of unsubmitted
- * commands, so handing it out earlier could let an upload overwrite data a recorded kernel will
- * still read. After a submit, queue order makes reuse safe.
+ * parked until the next submit. Kernel outputs may take a parked buffer at once — commands run in
+ * recording order, so the new writer comes after the old readers — but uploads may not:
+ * `queue.writeBuffer` runs on the queue timeline ahead of unsubmitted commands and could overwrite
+ * data a recorded kernel will still read. After a submit, queue order makes any reuse safe.
  */
 
-/** Size classes: powers of two and 1.5× powers of two (waste ≤ 33%), at least 16 bytes. */
+/** Size classes: 16-byte steps up to 256 bytes, then four classes per power of two (waste < 25%). */
 export function sizeClass(bytes: number): number {
   const n = Math.max(16, Math.ceil(bytes / 16) * 16);
-  const p = 2 ** Math.ceil(Math.log2(n));
-  const mid = (p / 4) * 3;
-  return n <= mid && mid % 16 === 0 ? mid : p;
+  if (n <= 256) return n;
+  const step = 2 ** (Math.floor(Math.log2(n)) - 2);
+  return Math.ceil(n / step) * step;
 }
 
 /** Counters the pool exposes (tests check they return to baseline). */
@@ -35,7 +36,7 @@ export type BufferFactory = (size: number, usage: number) => GPUBuffer;
 
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
-  private readonly parked: GPUBuffer[] = [];
+  private readonly parked = new Map<string, GPUBuffer[]>();
   private readonly usageOf = new WeakMap<GPUBuffer, number>();
   private stats: PoolStats = { liveBuffers: 0, liveBytes: 0, freeBytes: 0, freeBuffers: 0, hits: 0, misses: 0 };
 
@@ -48,16 +49,24 @@ export class BufferPool {
     public maxFreeBytes = 1 << 30,
   ) {}
 
-  /** A buffer of at least `bytes` bytes (rounded to its size class) with exactly `usage`. */
-  acquire(bytes: number, usage: number): GPUBuffer {
+  /**
+   * A buffer of at least `bytes` bytes (rounded to its size class) with exactly `usage`. With
+   * `gpuWrite` (the caller only writes it from recorded commands) a parked buffer may be reused.
+   */
+  acquire(bytes: number, usage: number, gpuWrite = false): GPUBuffer {
     const size = sizeClass(bytes);
-    const list = this.free.get(`${usage}:${size}`);
-    const b = list?.pop();
+    const key = `${usage}:${size}`;
+    const b = this.free.get(key)?.pop();
     if (b) {
       this.stats.hits++;
       this.stats.freeBytes -= size;
       this.stats.freeBuffers--;
       return b;
+    }
+    const p = gpuWrite ? this.parked.get(key)?.pop() : undefined;
+    if (p) {
+      this.stats.hits++;
+      return p;
     }
     this.stats.misses++;
     let buf: GPUBuffer;
@@ -75,9 +84,12 @@ export class BufferPool {
     return buf;
   }
 
-  /** Returns a buffer; it becomes reusable after the next `onSubmit`. */
+  /** Returns a buffer that recorded commands may still use: reusable by kernel outputs now, by anyone after `onSubmit`. */
   release(buf: GPUBuffer): void {
-    this.parked.push(buf);
+    const key = `${this.usageOf.get(buf)}:${buf.size}`;
+    let list = this.parked.get(key);
+    if (!list) this.parked.set(key, (list = []));
+    list.push(buf);
   }
 
   /** Returns a buffer that no recorded command uses: reusable at once. */
@@ -87,8 +99,8 @@ export class BufferPool {
 
   /** Called after each queue submit: parked buffers become reusable. */
   onSubmit(): void {
-    for (const b of this.parked) this.recycle(b);
-    this.parked.length = 0;
+    for (const list of this.parked.values()) for (const b of list) this.recycle(b);
+    this.parked.clear();
   }
 
   private recycle(buf: GPUBuffer): void {

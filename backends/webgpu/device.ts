@@ -31,7 +31,33 @@ function isNode(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node;
 }
 
-/** The GPU entry point: navigator.gpu, or Dawn's `create()` (once per process). */
+/** Imports a module by name (swappable in tests to simulate a missing optional package). */
+export type Importer = (specifier: string) => Promise<unknown>;
+
+// A variable specifier keeps bundlers and tsc from requiring the optional package.
+const defaultImporter: Importer = (spec) => import(spec);
+
+/**
+ * Loads the `webgpu` package's `create`, or throws BackendError("install webgpu to use backend
+ * webgpu …") when it is not installed.
+ */
+export async function loadDawn(importer: Importer = defaultImporter): Promise<(flags: string[]) => GPU> {
+  let mod: { create?: (flags: string[]) => GPU };
+  try {
+    mod = (await importer('webgpu')) as typeof mod;
+  } catch (e) {
+    throw new BackendError(
+      `install webgpu to use backend webgpu: the optional package 'webgpu' (Dawn for Node) could not be loaded ` +
+        `(npm install webgpu); cause: ${(e as Error).message ?? e}`,
+    );
+  }
+  if (typeof mod.create !== 'function') throw new BackendError(`install webgpu to use backend webgpu: the 'webgpu' package has no create()`);
+  return mod.create;
+}
+
+let dawnPending: Promise<GPU> | null = null;
+
+/** The GPU entry point: navigator.gpu, or Dawn's `create()` (once per process, even under concurrent calls). */
 async function gpuEntry(): Promise<{ gpu: GPU; source: GpuDeviceInfo['source'] }> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return { gpu: nav.gpu, source: 'navigator.gpu' };
@@ -40,19 +66,17 @@ async function gpuEntry(): Promise<{ gpu: GPU; source: GpuDeviceInfo['source'] }
   }
   const g = globalThis as GlobalWithDawn;
   if (!g[DAWN_KEY]) {
-    let mod: { create: (flags: string[]) => GPU };
-    try {
-      // A variable specifier keeps bundlers and tsc from requiring the optional package.
-      const spec = 'webgpu';
-      mod = (await import(spec)) as typeof mod;
-    } catch (e) {
-      throw new BackendError(
-        `install webgpu to use backend webgpu: the optional package 'webgpu' (Dawn for Node) could not be loaded ` +
-          `(npm install webgpu); cause: ${(e as Error).message ?? e}`,
-      );
-    }
-    const flags = (process.env.FLASHTENSOR_DAWN_FLAGS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    g[DAWN_KEY] = mod.create(flags);
+    dawnPending ??= loadDawn().then(
+      (create) => {
+        const flags = (process.env.FLASHTENSOR_DAWN_FLAGS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        return (g[DAWN_KEY] ??= create(flags));
+      },
+      (e) => {
+        dawnPending = null;
+        throw e;
+      },
+    );
+    await dawnPending;
   }
   return { gpu: g[DAWN_KEY]!, source: 'webgpu (Dawn)' };
 }
