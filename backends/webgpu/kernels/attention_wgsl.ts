@@ -213,13 +213,13 @@ export function attnBody(c: AttnConfig): string {
     const idx = lines.findIndex((x) => x.includes('score_tile(cc)'));
     lines[idx] = lines[idx].replace(
       'score_tile(cc)',
-      `0.0; for (var e = 0u; e < ${nE4}; e++) { sc += dot(q[e], vec4<f32>(Ks[cc * ${E4}u + e])); }`,
+      `0.0; { var s4 = vec4<f32>(0.0); for (var e = 0u; e < ${nE4}; e++) { s4 = fma(q[e], vec4<f32>(Ks[cc * ${E4}u + e]), s4); } sc = (s4.x + s4.y) + (s4.z + s4.w); }`,
     );
   } else {
     lines.push(
       `  for (var j0 = 0u; j0 < kEnd; j0 += ${nBC}) {`,
       ...update(
-        `0.0; { let kr = kB + j * u_ks(2u); for (var e = 0u; e < ${nE4}; e++) { sc += dot(q[e], ${ld('ldk', 'kr + e * 4u', `kr + ${c.E}u`)}); } }`,
+        `0.0; { let kr = kB + j * u_ks(2u); var s4 = vec4<f32>(0.0); for (var e = 0u; e < ${nE4}; e++) { s4 = fma(q[e], ${ld('ldk', 'kr + e * 4u', `kr + ${c.E}u`)}, s4); } sc = (s4.x + s4.y) + (s4.z + s4.w); }`,
         (cc, e) => ld('ldv', `vB + (j0 + ${cc}) * u_vs(2u) + ${e} * 4u`, `vB + (j0 + ${cc}) * u_vs(2u) + ${c.Ev}u`),
       ),
       `  }`,
