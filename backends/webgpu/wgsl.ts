@@ -49,6 +49,20 @@ fn f2i_wrap(x: f32) -> i32 {
   return bitcast<i32>(u32(t - hi * 4294967296.0));
 }
 fn wrap_i8(v: i32) -> i32 { return (v << 24u) >> 24u; }
+// An integer as f32 rounded to odd: exact when it fits 24 bits, else the neighbour with an odd
+// last bit. Rounding that to float16/bfloat16 then gives the correctly rounded integer (no double
+// rounding through a nearest-even f32).
+fn i2f_odd(x: i32) -> f32 {
+  let m = select(bitcast<u32>(x), bitcast<u32>(-x), x < 0);
+  var f: f32;
+  if (m < 16777216u) { f = f32(m); } else {
+    let shift = 8u - countLeadingZeros(m);
+    var mant = m >> shift;
+    if ((m & ((1u << shift) - 1u)) != 0u) { mant = mant | 1u; }
+    f = ldexp(f32(mant), i32(shift));
+  }
+  return select(f, -f, x < 0);
+}
 fn wrap_u8(v: i32) -> i32 { return v & 0xff; }
 `;
 
@@ -71,9 +85,10 @@ export function loadFn(fn: string, buf: string, dtype: DType, ct: 'f32' | 'i32')
   return `fn ${fn}(i: u32) -> ${ct} { return ${conv}; }`;
 }
 
-/** `fn <fn>(x: <ct>) -> u32`: one element's storage bits (low bits) for `dtype`, with PyTorch-like casts. */
+/** `fn <fn>(x: <ct>) -> u32`: one element's storage bits (low bits) for `dtype`, with PyTorch-like casts (NaN → bool is true). */
 export function bitsFn(fn: string, dtype: DType, ct: 'f32' | 'i32'): string {
-  const f = ct === 'f32' ? 'x' : 'f32(x)';
+  // Integers go to 16-bit floats through a round-to-odd f32 (one correct rounding).
+  const f = ct === 'f32' ? 'x' : dtype === 'float16' || dtype === 'bfloat16' ? 'i2f_odd(x)' : 'f32(x)';
   const i = ct === 'i32' ? 'x' : 'f2i_wrap(x)';
   let body: string;
   switch (dtype) {
@@ -82,7 +97,7 @@ export function bitsFn(fn: string, dtype: DType, ct: 'f32' | 'i32'): string {
     case 'bfloat16': body = `bf16_bits(${f})`; break;
     case 'int32': body = `bitcast<u32>(${i})`; break;
     case 'int8': case 'uint8': body = `bitcast<u32>(${i}) & 0xffu`; break;
-    case 'bool': body = ct === 'f32' ? `select(0u, 1u, x != 0.0 && !is_nan(x))` : `select(0u, 1u, x != 0)`; break;
+    case 'bool': body = ct === 'f32' ? `select(0u, 1u, x != 0.0 || is_nan(x))` : `select(0u, 1u, x != 0)`; break;
   }
   return `fn ${fn}(x: ${ct}) -> u32 { return ${body}; }`;
 }

@@ -93,7 +93,7 @@ function topkCases(): OpCase[] {
 const ATTN_TOL: Partial<Record<DType | 'all', Tol>> = { float32: { atol: 2e-5, rtol: 1e-5 }, float16: { atol: 2e-3, rtol: 2e-3 }, bfloat16: { atol: 1.6e-2, rtol: 1.6e-2 } };
 
 /** Runs a fused attention kernel directly (bypassing the dispatcher's dtype rules), like the CPU reference's. */
-function fusedKernel(kernel: 'SdpaFlash' | 'SdpaEfficient', xs: Tensor[], attrs: { scale: number; causal?: string; hasMask?: boolean; returnLse?: boolean; enableGqa?: boolean }) {
+function fusedKernel(kernel: 'SdpaFlash' | 'SdpaEfficient', xs: Tensor[], attrs: { scale: number; causal?: string; hasMask?: boolean; returnLse?: boolean; enableGqa?: boolean; kvLength?: number }) {
   const out = ENGINE.runKernel(kernel, xs, { causal: 'none', hasMask: false, returnLse: false, enableGqa: true, ...attrs });
   return Array.isArray(out) ? out : [out];
 }
@@ -140,6 +140,18 @@ function attentionCases(): OpCase[] {
     name: 'SdpaFlash lowerRight L>S → empty rows', kernels: ['SdpaFlash'], tol: ATTN_TOL,
     inputs: qkv(1, 2, 2, 6, 3, 8, 8, 'float32'),
     run: (xs) => fusedKernel('SdpaFlash', xs, { scale: 0.35, causal: 'lowerRight', returnLse: true }),
+  });
+  // A pre-allocated KV cache attended up to kvLength (the rest holds garbage that must not leak).
+  for (const kernel of ['SdpaFlash', 'SdpaEfficient'] as const) {
+    out.push({
+      name: `${kernel} kvLength 11 of 16 (KV cache), lowerRight`, kernels: [kernel], tol: ATTN_TOL, inputs: qkv(1, 4, 2, 3, 16, 16, 16, 'float32'),
+      run: (xs) => fusedKernel(kernel, xs, { scale: 0.25, causal: 'lowerRight', kvLength: 11 }),
+    });
+  }
+  out.push({
+    name: 'sdpa() kvLength with a bool mask', kernels: ['SdpaEfficient'], tol: ATTN_TOL,
+    inputs: [...qkv(1, 2, 2, 4, 12, 8, 8, 'float32'), { shape: [1, 1, 4, 7], dtype: 'bool' }],
+    run: ([q, k, v, m]) => ft.sdpa(q, k, v, { attnMask: m, kvLength: 7 }),
   });
   // Through the public dispatcher: the implementation each backend picks must agree with the CPU.
   out.push({

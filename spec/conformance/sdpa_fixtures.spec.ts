@@ -1,5 +1,6 @@
 /**
- * PyTorch SDPA fixtures (/work/shared/fixtures/sdpa, see its README) on every registered backend:
+ * PyTorch SDPA fixtures (shared/fixtures/sdpa, see its README) on every registered backend other
+ * than the CPU (spec/attention/fixtures.spec.ts covers the CPU):
  * each case runs through every attention implementation that is eligible for it (flash,
  * memory-efficient, math — forced one at a time with sdpaKernel), plus the flash kernel directly
  * for float32 inputs (the dispatcher keeps flash for 16-bit dtypes, but the kernel computes f32).
@@ -8,18 +9,14 @@
  */
 
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as ft from '../../index.js';
 import '../../backends/webgpu/index.js';
 import { ENGINE } from '../../lib/engine.js';
-import type { DType, StorageArray } from '../../lib/dtype.js';
+import type { DType } from '../../lib/dtype.js';
 import type { Tensor } from '../../lib/tensor.js';
+import { fixture } from '../helpers/fixtures.js';
 import { requireWebGPU } from '../helpers/webgpu_env.js';
-import { readSafetensors, type RawTensor } from '../helpers/safetensors_lite.js';
-
-const DIR = process.env.FLASHTENSOR_FIXTURES ?? '/work/shared/fixtures';
-const SDPA = join(DIR, 'sdpa');
 
 interface FixtureCase {
   name: string;
@@ -36,14 +33,6 @@ interface FixtureCase {
 const IMPLS = ['FLASH_ATTENTION', 'EFFICIENT_ATTENTION', 'MATH'] as const;
 const DTYPE_REASON = /dtype float16 or bfloat16/;
 
-function upload(r: RawTensor, dtype: DType, backend: ft.Backend): Tensor {
-  let raw: StorageArray;
-  if (dtype === 'bool') raw = Uint8Array.from(r.data as Uint8Array);
-  else if (dtype === 'float16') raw = r.dtype === 'F16' ? (r.data as Uint16Array) : ft.float16.encodeF16(r.data as Float64Array);
-  else raw = Float32Array.from(r.data as ArrayLike<number>);
-  return ENGINE.makeTensor(raw, r.shape, dtype, backend);
-}
-
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) {
@@ -53,24 +42,29 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-const cases: FixtureCase[] = existsSync(join(SDPA, 'cases.json')) ? JSON.parse(readFileSync(join(SDPA, 'cases.json'), 'utf8')).cases : [];
-const lowPrecision: { name: string; dtype: string; file: string }[] = existsSync(join(SDPA, 'cases.json'))
-  ? JSON.parse(readFileSync(join(SDPA, 'cases.json'), 'utf8')).low_precision.cases
-  : [];
+const index = JSON.parse(readFileSync(fixture('sdpa', 'cases.json'), 'utf8'));
+const cases: FixtureCase[] = index.cases;
+const lowPrecision: { name: string; dtype: string; file: string }[] = index.low_precision?.cases ?? [];
 
 const gates: Record<string, () => Promise<boolean>> = { webgpu: requireWebGPU };
 const backends: [string, boolean][] = [];
-for (const b of ft.listBackends()) backends.push([b, gates[b] ? await gates[b]() : true]);
+for (const b of ft.listBackends()) if (b !== 'cpu') backends.push([b, gates[b] ? await gates[b]() : true]);
+
+/** Loads a fixture file's tensors on `backend`: q/k/v (and a float mask) in `dtype`, bool masks as bool, references as float32. */
+async function load(file: string, dtype: DType, backend: string): Promise<Record<string, Tensor>> {
+  const { tensors } = await ft.loadSafetensors(fixture('sdpa', file), {
+    backend,
+    dtype: (e) => (e.dtype === 'BOOL' ? 'bool' : ['q', 'k', 'v', 'attn_mask'].includes(e.name) ? dtype : 'float32'),
+  });
+  return tensors;
+}
 
 /** Runs one fixture file through every eligible implementation on `backend`; returns what ran. */
-async function runFixture(c: FixtureCase, file: string, dtype: DType, backendName: string, want: Float64Array | Float32Array, tol: number): Promise<string[]> {
-  const backend = await ENGINE.initBackend(backendName);
-  const t = readSafetensors(join(SDPA, file));
-  const q = upload(t.get('q')!, dtype, backend);
-  const k = upload(t.get('k')!, dtype, backend);
-  const v = upload(t.get('v')!, dtype, backend);
-  const m = t.get('attn_mask');
-  const mask = m ? upload(m, m.dtype === 'BOOL' ? 'bool' : dtype, backend) : null;
+async function runFixture(c: FixtureCase, file: string, dtype: DType, backendName: string, reference: string, tol: number): Promise<string[]> {
+  const t = await load(file, dtype, backendName);
+  const want = await t[reference].data();
+  const { q, k, v } = t;
+  const mask = t.attn_mask ?? null;
   const opts: ft.SdpaOptions = {
     attnMask: mask, isCausal: c.is_causal || c.causal_variant === 'lower_right',
     causalVariant: c.causal_variant === 'lower_right' ? 'lowerRight' : 'upperLeft', scale: c.scale, enableGqa: c.enable_gqa,
@@ -98,7 +92,7 @@ async function runFixture(c: FixtureCase, file: string, dtype: DType, backendNam
       }
     }
   } finally {
-    ft.dispose([q, k, v, ...(mask ? [mask] : [])]);
+    ft.dispose(t);
   }
   return ran;
 }
@@ -109,8 +103,7 @@ for (const [backendName, enabled] of backends) {
     const ranBy: Record<string, number> = {};
     for (const c of cases) {
       it(`${c.name} (float32)`, async () => {
-        const out = readSafetensors(join(SDPA, c.file)).get('out')!;
-        const ran = await runFixture(c, c.file, 'float32', backendName, out.data as Float64Array, 1e-5);
+        const ran = await runFixture(c, c.file, 'float32', backendName, 'out', 1e-5);
         expect(ran.length, `${c.name}: no implementation ran`).to.be.above(0);
         for (const r of ran) ranBy[r] = (ranBy[r] ?? 0) + 1;
       });
@@ -118,8 +111,7 @@ for (const [backendName, enabled] of backends) {
     for (const lp of lowPrecision.filter((x) => x.dtype === 'float16')) {
       const c = cases.find((x) => x.name === lp.name)!;
       it(`${lp.name} (float16 file)`, async () => {
-        const golden = readSafetensors(join(SDPA, lp.file)).get('out_golden_f64')!;
-        const ran = await runFixture(c, lp.file, 'float16', backendName, golden.data as Float64Array, 2e-3);
+        const ran = await runFixture(c, lp.file, 'float16', backendName, 'out_golden_f64', 2e-3);
         expect(ran.length).to.be.above(0);
         for (const r of ran) ranBy[`${r} f16`] = (ranBy[`${r} f16`] ?? 0) + 1;
       });

@@ -67,6 +67,8 @@ interface SdpaAttrs {
   enableGqa: boolean;
   hasMask: boolean;
   returnLse: boolean;
+  /** Key positions taking part (≤ the allocated S of k/v); default all. */
+  kvLength?: number;
 }
 
 function fused(mode: 'flash' | 'efficient') {
@@ -74,7 +76,8 @@ function fused(mode: 'flash' | 'efficient') {
     const [q, k, v] = inputs;
     const mask = attrs.hasMask ? inputs[3] : null;
     const [B, Hq, L, E] = q.shape;
-    const [, Hkv, S] = k.shape;
+    const [, Hkv, SAlloc] = k.shape;
+    const S = attrs.kvLength ?? SAlloc;
     const Ev = v.shape[3];
     const G = Hq / Hkv;
     const outShape = [B, Hq, L, Ev];
@@ -86,7 +89,7 @@ function fused(mode: 'flash' | 'efficient') {
       const d: AttnDims = {
         e4: vec4s(E), v4: vec4s(Ev), bc: c.BC,
         Hq, Hkv, L, S, scale: attrs.scale, coff: attrs.causal === 'lowerRight' ? S - L : 0, G,
-        q: [Hq * L * E, L * E, E], k: [Hkv * S * E, S * E, E], v: [Hkv * S * Ev, S * Ev, Ev], o: [Hq * L * Ev, L * Ev, Ev],
+        q: [Hq * L * E, L * E, E], k: [Hkv * SAlloc * E, SAlloc * E, E], v: [Hkv * SAlloc * Ev, SAlloc * Ev, Ev], o: [Hq * L * Ev, L * Ev, Ev],
         m: mask ? maskStrides(mask) : [0, 0, 0, 0],
       };
       const grid: [number, number, number] = mode === 'flash' ? [Math.ceil(rows / c.BR), Hkv, B] : [Math.ceil(L / c.BR), Hq, B];

@@ -1,6 +1,6 @@
 /**
  * Reductions (Sum, Mean, Max, Min, ArgMax, ArgMin) over any axes, and Softmax / LogSoftmax along
- * one axis. The input is viewed as kept axes × reduced axes through strides (no transpose). Many
+ * one axis (a row that is entirely −∞ gives zeros / −∞). The input is viewed as kept axes × reduced axes through strides (no transpose). Many
  * short rows: one invocation per output. Few long rows: one 256-invocation workgroup per output
  * with a tree reduction in workgroup memory.
  */
@@ -204,7 +204,8 @@ function softmaxProgram(x: TensorInfo, axis: number, log: boolean, wgMode: boole
         `  let base = (idx / inner) * len * inner + idx % inner;`,
         `  var m = -inf_f();`,
         `  for (var i = 0u; i < len; i++) { let v = ld(base + i * inner); ${maxStep('m', 'v')} }`,
-        `  let mref = select(m, 0.0, m == -inf_f());`,
+        `  if (m == -inf_f()) { for (var i = 0u; i < len; i++) { out0[base + i * inner] = ${log ? '-inf_f()' : '0.0'}; } return; }`,
+        `  let mref = m;`,
         `  var s = 0.0;`,
         `  for (var i = 0u; i < len; i++) { s += exp(ld(base + i * inner) - mref); }`,
         `  for (var i = 0u; i < len; i++) { let x = ld(base + i * inner); out0[base + i * inner] = ${fin}; }`,
@@ -225,13 +226,14 @@ function softmaxProgram(x: TensorInfo, axis: number, log: boolean, wgMode: boole
       `  red[t] = m; workgroupBarrier();`,
       `  for (var w = ${WG / 2}u; w > 0u; w = w >> 1u) { if (t < w) { var a = red[t]; let b = red[t + w]; ${maxStep('a', 'b')} red[t] = a; } workgroupBarrier(); }`,
       `  m = red[0]; workgroupBarrier();`,
-      `  let mref = select(m, 0.0, m == -inf_f());`,
+      `  let empty = m == -inf_f();`,
+      `  let mref = select(m, 0.0, empty);`,
       `  var s = 0.0;`,
       `  for (var i = t; i < len; i += ${WG}u) { s += exp(ld(base + i) - mref); }`,
       `  red[t] = s; workgroupBarrier();`,
       `  for (var w = ${WG / 2}u; w > 0u; w = w >> 1u) { if (t < w) { red[t] += red[t + w]; } workgroupBarrier(); }`,
       `  s = red[0];`,
-      `  if (wid.x + wid.y * nwg.x < u_rows()) { for (var i = t; i < len; i += ${WG}u) { let x = ld(base + i); out0[base + i] = ${fin}; } }`,
+      `  if (wid.x + wid.y * nwg.x < u_rows()) { for (var i = t; i < len; i += ${WG}u) { let x = ld(base + i); out0[base + i] = select(${fin}, ${log ? '-inf_f()' : '0.0'}, empty); } }`,
       `}`,
     ].join('\n');
   const gx = Math.min(rows, MAX_GROUPS);

@@ -1,8 +1,8 @@
 /**
  * TopK along the last axis, one workgroup per row. Rows of up to 2048 elements are bitonic-sorted
  * in workgroup memory; longer rows take k selection passes (each a strided scan plus a tree
- * reduction). Order: larger first (NaN counts as the largest; with largest = false, smaller first
- * and NaN first), ties by lower index — the reference's total order. The kernel produces indices;
+ * reduction). Order: larger first (NaN above +inf, so first; with largest = false, smaller first
+ * and NaN last), ties by lower index — the reference's total order. The kernel produces indices;
  * values are then gathered bit-exactly for every dtype.
  */
 
@@ -17,10 +17,20 @@ import { gpuKernel } from './util.js';
 const WG = 256;
 const SORT_MAX = 2048;
 
-/** WGSL: key of element value v (NaN → +inf; negated when sorting smallest first) and the order test. */
+/**
+ * WGSL: a u32 sort key per value — larger key comes first. Floats map order-preservingly onto
+ * u32 (−0 as +0); NaN ranks above +inf (first when largest, last when smallest); for smallest
+ * the key is complemented. Ties keep the lower index first.
+ */
 const ORDER = /* wgsl */ `
-fn key_of(v: f32) -> f32 { if (is_nan(v)) { return inf_f(); } return select(-v, v, u_largest() == 1u); }
-fn before(ka: f32, ia: u32, kb: f32, ib: u32) -> bool { return ka > kb || (ka == kb && ia < ib); }
+fn key_of(v: f32) -> u32 {
+  if (is_nan(v)) { return select(0u, 0xffffffffu, u_largest() == 1u); }
+  var b = bitcast<u32>(v);
+  if (b == 0x80000000u) { b = 0u; }
+  let o = select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+  return select(~o, o, u_largest() == 1u);
+}
+fn before(ka: u32, ia: u32, kb: u32, ib: u32) -> bool { return ka > kb || (ka == kb && ia < ib); }
 `;
 
 function indicesProgram(x: TensorInfo, k: number, largest: boolean): Program {
@@ -34,13 +44,13 @@ function indicesProgram(x: TensorInfo, k: number, largest: boolean): Program {
     ? () =>
         [
           ...head,
-          `var<workgroup> sk: array<f32, ${P}>;`,
+          `var<workgroup> sk: array<u32, ${P}>;`,
           `var<workgroup> si: array<u32, ${P}>;`,
           `@compute @workgroup_size(${WG})`,
           `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {`,
           `  let row = min(wid.x + wid.y * nwg.x, u_rows() - 1u); let n = u_n(); let base = row * n;`,
           `  for (var i = t; i < ${P}u; i += ${WG}u) {`,
-          `    if (i < n) { sk[i] = key_of(ld(base + i)); si[i] = i; } else { sk[i] = -inf_f(); si[i] = 0xffffffffu; }`,
+          `    if (i < n) { sk[i] = key_of(ld(base + i)); si[i] = i; } else { sk[i] = 0u; si[i] = 0xffffffffu; }`,
           `  }`,
           `  workgroupBarrier();`,
           `  for (var size = 2u; size <= ${P}u; size = size << 1u) {`,
@@ -63,14 +73,14 @@ function indicesProgram(x: TensorInfo, k: number, largest: boolean): Program {
     : () =>
         [
           ...head,
-          `var<workgroup> rk: array<f32, ${WG}>;`,
+          `var<workgroup> rk: array<u32, ${WG}>;`,
           `var<workgroup> ri: array<u32, ${WG}>;`,
           `@compute @workgroup_size(${WG})`,
           `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {`,
           `  let row = min(wid.x + wid.y * nwg.x, u_rows() - 1u); let n = u_n(); let base = row * n;`,
-          `  var pk = inf_f(); var pi = 0xffffffffu; var first = true;`,
+          `  var pk = 0u; var pi = 0xffffffffu; var first = true;`,
           `  for (var p = 0u; p < u_k(); p++) {`,
-          `    var bk = 0.0; var bi = 0xffffffffu;`,
+          `    var bk = 0u; var bi = 0xffffffffu;`,
           `    for (var i = t; i < n; i += ${WG}u) {`,
           `      let kv = key_of(ld(base + i));`,
           `      let after = first || before(pk, pi, kv, i);`,
