@@ -121,6 +121,9 @@ function attentionCases(): OpCase[] {
       }
     }
   }
+  // Large enough (B·H·L·S·E ≥ 2²⁵) for the unrolled head-dim loops a software adapter reserves for long calls.
+  out.push({ name: 'SdpaFlash f16 causal L=S=512 (unrolled)', kernels: ['SdpaFlash'], inputs: qkv(1, 2, 2, 512, 512, 64, 64, 'float16'), tol: ATTN_TOL, run: (xs) => fusedKernel('SdpaFlash', xs, { scale: 0.125, causal: 'upperLeft' }) });
+  out.push({ name: 'SdpaEfficient f32 L=S=512 (unrolled)', kernels: ['SdpaEfficient'], inputs: qkv(1, 2, 2, 512, 512, 64, 64, 'float32'), tol: ATTN_TOL, run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.125, returnLse: true }) });
   out.push({ name: 'SdpaEfficient Ev≠E, odd dims', kernels: ['SdpaEfficient'], inputs: qkv(1, 2, 2, 6, 7, 5, 3, 'float32'), tol: ATTN_TOL, run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.3 }) });
   out.push({ name: 'SdpaEfficient f16 Ev odd', kernels: ['SdpaEfficient'], inputs: qkv(1, 2, 2, 6, 7, 12, 7, 'float16'), tol: ATTN_TOL, run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.3 }) });
   out.push({ name: 'SdpaEfficient negative scale', kernels: ['SdpaEfficient'], inputs: qkv(1, 1, 1, 4, 6, 8, 8, 'float32'), tol: ATTN_TOL, run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: -0.7 }) });
