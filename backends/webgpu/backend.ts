@@ -62,6 +62,8 @@ export class WebGPUBackend implements Backend {
   memoryLimit = Infinity;
   /** Use native f16 arithmetic where the device offers `shader-f16` and results are bit-identical. */
   nativeF16 = true;
+  /** Workgroup memory a kernel may use: the device's limit (lower it to test or to leave headroom). */
+  workgroupMemoryBudget: number;
 
   private readonly pool: BufferPool;
   private readonly staging: BufferPool;
@@ -89,6 +91,7 @@ export class WebGPUBackend implements Backend {
     this.device = info.device;
     this.limits = this.device.limits;
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment || 256;
+    this.workgroupMemoryBudget = this.limits.maxComputeWorkgroupStorageSize;
     this.pool = new BufferPool((size, usage) => this.createBuffer(size, usage));
     this.staging = new BufferPool((size, usage) => this.createBuffer(size, usage), 64 << 20);
     this.device.addEventListener('uncapturederror', (ev: Event) => {

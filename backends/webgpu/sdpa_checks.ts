@@ -41,11 +41,11 @@ registerSdpaCheck('webgpu', 'FLASH_ATTENTION', (p) => {
   const gpu = backendOf(p);
   const f16 = useF16Tiles(gpu, p.dtype);
   const need = MIN_BC * bytesPerKey(p.E, p.Ev, f16);
-  const have = gpu.limits.maxComputeWorkgroupStorageSize;
+  const have = gpu.workgroupMemoryBudget;
   if (need > have) {
     return (
       `webgpu flash attention keeps a K and a V tile of at least ${MIN_BC} keys in workgroup memory: head dims E=${p.E}, Ev=${p.Ev} need ` +
-      `${need} bytes, over the device's maxComputeWorkgroupStorageSize (${have} bytes)`
+      `${need} bytes, over the device's workgroup memory (maxComputeWorkgroupStorageSize budget ${have} bytes)`
     );
   }
   return bindingReason(p, gpu) ?? (p.rank === 4 ? gridReason(p, 8, (p.Hq / Math.max(1, p.Hkv)) * p.L) : undefined);

@@ -37,7 +37,7 @@ export function bytesPerKey(E: number, Ev: number, tileF16: boolean): number {
 
 /** Key-block size for flash tiles that fits the device's workgroup memory (0 when none does). */
 export function flashBlock(gpu: WebGPUBackend, E: number, Ev: number, tileF16: boolean): number {
-  const budget = gpu.limits.maxComputeWorkgroupStorageSize;
+  const budget = gpu.workgroupMemoryBudget;
   return BLOCKS.find((bc) => bc * bytesPerKey(E, Ev, tileF16) <= budget) ?? 0;
 }
 
