@@ -86,6 +86,7 @@ function topkCases(): OpCase[] {
   }
   out.push({ name: 'TopK ties and NaN', kernels: ['TopK'], inputs: [{ shape: [2, 6], dtype: 'float32', gen: { values: [1, NaN, 3, 3, -1, 3] } }], run: ([x]) => { const a = ft.topk(x, 4); const b = ft.topk(x, 3, { largest: false }); return [a.values, a.indices, b.values, b.indices]; } });
   out.push({ name: 'TopK vocab 5000 k=40 (selection)', kernels: ['TopK'], inputs: [{ shape: [2, 5000], dtype: 'float32' }], run: ([x]) => { const r = ft.topk(x, 40); return [r.values, r.indices]; } });
+  out.push({ name: 'TopK vocab 5000 k=300 smallest (global sort)', kernels: ['TopK'], inputs: [{ shape: [2, 5000], dtype: 'float16' }], run: ([x]) => { const r = ft.topk(x, 300, { largest: false }); return [r.values, r.indices]; } });
   out.push({ name: 'TopK full sort [1, 1000]', kernels: ['TopK'], inputs: [{ shape: [1, 1000], dtype: 'float32' }], run: ([x]) => { const r = ft.topk(x, 1000); return [r.values, r.indices]; } });
   return out;
 }
