@@ -145,6 +145,29 @@ function attentionCases(): OpCase[] {
     inputs: qkv(1, 2, 2, 6, 3, 8, 8, 'float32'),
     run: (xs) => fusedKernel('SdpaFlash', xs, { scale: 0.35, causal: 'lowerRight', returnLse: true }),
   });
+  // Decoding shapes (L ≤ 4, S ≥ 64) take the split-keys path.
+  for (const kernel of ['SdpaFlash', 'SdpaEfficient'] as const) {
+    for (const dtype of FLOATS) {
+      out.push({
+        name: `${kernel} ${dtype} decode L=1 S=200 GQA 8q/2kv (split keys)`, kernels: [kernel], tol: ATTN_TOL, inputs: qkv(2, 8, 2, 1, 200, 64, 64, dtype),
+        run: (xs) => fusedKernel(kernel, xs, { scale: 0.125, causal: 'lowerRight', returnLse: true }),
+      });
+    }
+    out.push({
+      name: `${kernel} f32 L=3 S=100 lowerRight, kvLength 90 (split keys)`, kernels: [kernel], tol: ATTN_TOL, inputs: qkv(1, 2, 2, 3, 100, 16, 16, 'float32'),
+      run: (xs) => fusedKernel(kernel, xs, { scale: 0.25, causal: 'lowerRight', kvLength: 90, returnLse: true }),
+    });
+  }
+  out.push({
+    name: 'SdpaEfficient decode with bool key-padding mask, Ev=7 f16 (split keys)', kernels: ['SdpaEfficient'], tol: ATTN_TOL,
+    inputs: [...qkv(2, 2, 2, 1, 70, 8, 7, 'float16'), { shape: [2, 1, 1, 70], dtype: 'bool' }],
+    run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.35, hasMask: true, returnLse: true }),
+  });
+  out.push({
+    name: 'SdpaEfficient decode fully masked row (split keys)', kernels: ['SdpaEfficient'], tol: ATTN_TOL,
+    inputs: [...qkv(1, 1, 1, 2, 80, 8, 8, 'float32'), { shape: [2, 80], dtype: 'bool', gen: { values: [0] } }],
+    run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.35, hasMask: true, returnLse: true }),
+  });
   // A pre-allocated KV cache attended up to kvLength (the rest holds garbage that must not leak).
   for (const kernel of ['SdpaFlash', 'SdpaEfficient'] as const) {
     out.push({
