@@ -71,3 +71,4 @@ export async function toBackend(t: Tensor, name: string): Promise<Tensor> {
   return ENGINE.makeTensor(raw, t.shape, t.dtype, target);
 }
 export * from './models/nn/index.js';
+export * from './models/quant/index.js';
