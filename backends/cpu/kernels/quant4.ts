@@ -33,7 +33,10 @@ cpuKernel('Quantize4bit', ([w], { quantType, blocksize }: { quantType: QuantType
       if (a > m) m = a;
     }
     av[b] = m;
-    const inv = f32(1 / m); // reciprocal first, then multiply (all-zero block: 0·inf = NaN → code 0)
+    // Reciprocal first, then multiply. An all-zero block gets the code of 0.0 (the PyTorch
+    // fallback's choice; CUDA's 0·inf = NaN gives code 0), so it decodes to exactly 0 even when
+    // double quantization restores a nonzero absmax for it.
+    const inv = m === 0 ? 0 : f32(1 / m);
     for (let i = start; i < end; i++) {
       const code = enc(f32(x[i] * inv));
       pv[i >> 1] |= i & 1 ? code : code << 4;
