@@ -49,7 +49,8 @@ function quantStateKeys(prefix: string, keys: ReadonlySet<string>): string[] {
  * Builds the LinearWeight of the Linear at `prefix` (e.g. `model.layers.0.self_attn.q_proj`) from a
  * checkpoint: `Quant4Weight`, `Int8Weight` or `DenseWeight` as the keys say, validated. The weight
  * takes ownership of the tensors `getTensor` returned for its keys (the caller must not dispose
- * them). Small metadata tensors (JSON state, `weight_format`) are read synchronously, so they must
+ * them; if validation fails, the tensors it fetched are disposed before the error propagates).
+ * Small metadata tensors (JSON state, `weight_format`) are read synchronously, so they must
  * live on a backend with synchronous reads (the CPU); see `linearWeightFromStateAsync` otherwise.
  * `config`: the model's `quantization_config` (threshold for 8-bit, compute dtype for 4-bit).
  */
@@ -59,7 +60,25 @@ export function linearWeightFromState(
   keys: ReadonlySet<string>,
   config?: BitsAndBytesConfig | QuantizationConfigDict | null,
 ): LinearWeight {
-  return build(prefix, getTensor, keys, toConfig(config), (t) => t.dataSync() as Uint8Array);
+  return guarded(getTensor, (get) => build(prefix, get, keys, toConfig(config), (t) => t.dataSync() as Uint8Array));
+}
+
+/**
+ * Runs a build with a memoizing getTensor (each key fetched once); if the build throws, every
+ * tensor it fetched is disposed (the caller handed over ownership).
+ */
+function guarded<T>(getTensor: GetTensor, fn: (get: GetTensor) => T): T {
+  const fetched = new Map<string, Tensor | undefined>();
+  const get: GetTensor = (k) => {
+    if (!fetched.has(k)) fetched.set(k, getTensor(k));
+    return fetched.get(k);
+  };
+  try {
+    return fn(get);
+  } catch (e) {
+    for (const t of fetched.values()) t?.dispose();
+    throw e;
+  }
 }
 
 /** `linearWeightFromState` for any backend: reads the small metadata tensors asynchronously first. */
@@ -72,11 +91,14 @@ export async function linearWeightFromStateAsync(
   const bytes = new Map<Tensor, Uint8Array>();
   const fmt = linearFormatFromKeys(prefix, keys);
   const meta = fmt === 'int8' ? [`${prefix}.weight_format`] : fmt === 'dense' ? [] : quantStateKeys(prefix, keys);
+  const pre = new Map<string, Tensor | undefined>();
   for (const k of meta) {
     const t = keys.has(k) ? getTensor(k) : undefined;
+    pre.set(k, t);
     if (t && t.dtype === 'uint8') bytes.set(t, (await t.data()) as Uint8Array);
   }
-  return build(prefix, getTensor, keys, toConfig(config), (t) => bytes.get(t) ?? (t.dataSync() as Uint8Array));
+  const get: GetTensor = (k) => (pre.has(k) ? pre.get(k) : getTensor(k));
+  return guarded(get, (g) => build(prefix, g, keys, toConfig(config), (t) => bytes.get(t) ?? (t.dataSync() as Uint8Array)));
 }
 
 function toConfig(c: BitsAndBytesConfig | QuantizationConfigDict | null | undefined): BitsAndBytesConfig {
