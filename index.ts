@@ -17,6 +17,7 @@ export type { Backend, KernelConfig, KernelFunc, TensorInfo, DataId } from './li
 export type { MemoryInfo, TensorContainer } from './lib/engine.js';
 export { Random } from './lib/random.js';
 export * as float16 from './lib/float16.js';
+export * from './lib/safetensors.js';
 export * from './ops/index.js';
 export { SDPBackend, sdpaKernel, currentSdpaScope, SDPA_SCOPES_ARE_ASYNC_SAFE, type SdpaKernelOptions } from './lib/sdpa_context.js';
 
