@@ -1,9 +1,10 @@
 /**
  * Checkpoint glue for quantized models: the `quantization_config` block of config.json (written
  * like transformers: json.dumps(indent=2, sort_keys=True)), the state dict with bitsandbytes key
- * names, and replacing a model's Linear weights from checkpoint tensors.
+ * names, saving, and replacing a model's Linear weights from checkpoint tensors.
  */
 
+import { saveSafetensors } from '../../lib/safetensors.js';
 import type { Tensor } from '../../lib/tensor.js';
 import { Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
@@ -36,26 +37,75 @@ export function configJsonString(modelConfig: Record<string, unknown>): string {
   return pyJsonDumps(toPy(modelConfig), { indent: 2, sortKeys: true }) + '\n';
 }
 
+/** What `loadQuantizedLinears` did. */
+export interface LoadedLinears {
+  /** Module paths whose weight was replaced. */
+  modules: string[];
+  /** Checkpoint keys handed over to the new weights (the caller still owns every other tensor it loaded). */
+  keys: Set<string>;
+}
+
 /**
  * Replaces the weight of every Linear in `model` whose checkpoint keys say it is quantized
- * (see `linearWeightFromState`); dense ones are left alone. Returns the replaced module paths.
- * The replaced float weights are disposed; the new weights own the tensors `getTensor` returns.
+ * (see `linearWeightFromState`); dense ones are left alone. The replaced float weights are
+ * disposed; the new weights own the tensors `getTensor` returned for the keys in `keys` of the result.
  */
 export function loadQuantizedLinears(
   model: Module, getTensor: GetTensor, keys: ReadonlySet<string>, config?: BitsAndBytesConfig | Record<string, unknown> | null,
-): string[] {
-  const done: string[] = [];
+): LoadedLinears {
+  const out: LoadedLinears = { modules: [], keys: new Set() };
   for (const [path, m] of model.namedModules()) {
     if (!(m instanceof Linear) || linearFormatFromKeys(path, keys) === 'dense') continue;
-    const w = linearWeightFromState(path, getTensor, keys, config);
+    const w = linearWeightFromState(path, (k) => (out.keys.add(k), getTensor(k)), keys, config);
     m.weight.dispose();
     m.weight = w;
-    done.push(path);
+    out.modules.push(path);
   }
-  return done;
+  return out;
 }
 
-/** The model's tensors under bitsandbytes key names (quantized Linears contribute their own keys). */
+/**
+ * The tensors to save for a model, by bitsandbytes key name; storage shared by several names (tied
+ * weights) is written once, under its first name, as transformers does.
+ */
 export function quantizedStateDict(model: Module, prefix = ''): Map<string, Tensor> {
-  return model.stateDict(prefix);
+  const out = new Map<string, Tensor>();
+  const seen = new Set<unknown>();
+  for (const [k, t] of model.stateDict(prefix)) {
+    if (seen.has(t.dataId)) continue;
+    seen.add(t.dataId);
+    out.set(k, t);
+  }
+  return out;
+}
+
+/** Options of `saveQuantizedModel`. */
+export interface SaveQuantizedOptions {
+  /** The model's config.json object; default: the folder's existing config.json, else `{}`. */
+  modelConfig?: Record<string, unknown>;
+  /** safetensors `__metadata__` (default `{ format: 'pt' }`, as transformers). */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Saves a (quantized) model the way transformers' `save_pretrained` does: `model.safetensors`
+ * with bitsandbytes key names and dtypes, tied weights once, and `config.json` with the
+ * `quantization_config` block of `config`. Node only (uses the file system).
+ */
+export async function saveQuantizedModel(dir: string, model: Module, config: BitsAndBytesConfig, opts: SaveQuantizedOptions = {}): Promise<void> {
+  const fsName = 'node:fs/promises';
+  const pathName = 'node:path';
+  const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+  const path = (await import(/* webpackIgnore: true */ /* @vite-ignore */ pathName)) as typeof import('node:path');
+  await fs.mkdir(dir, { recursive: true });
+  let base = opts.modelConfig;
+  if (!base) {
+    try {
+      base = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      base = {};
+    }
+  }
+  await saveSafetensors(path.join(dir, 'model.safetensors'), quantizedStateDict(model), opts.metadata ?? { format: 'pt' });
+  await fs.writeFile(path.join(dir, 'config.json'), configJsonString(withQuantizationConfig(base, config)));
 }

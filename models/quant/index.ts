@@ -7,5 +7,7 @@ export { BitsAndBytesConfig, type BitsAndBytesConfigOptions, type QuantizationCo
 export { calibrate, type CalibrateOptions, type OutlierColumns } from './calibrate.js';
 export { quantizeModel, isSkippedModule, DEFAULT_SKIP_MODULES, type QuantizeModelOptions, type QuantizeReport } from './quantize_model.js';
 export { linearWeightFromState, linearWeightFromStateAsync, linearFormatFromKeys, type GetTensor } from './state.js';
-export { withQuantizationConfig, configJsonString, loadQuantizedLinears, quantizedStateDict } from './checkpoint.js';
+export {
+  withQuantizationConfig, configJsonString, loadQuantizedLinears, quantizedStateDict, saveQuantizedModel, type LoadedLinears, type SaveQuantizedOptions,
+} from './checkpoint.js';
 export { pyJsonDumps, pyFloat, pyFloatRepr, PyFloat, type PyJsonValue, type PyJsonOptions } from './pyjson.js';

@@ -2,7 +2,7 @@
 
 import { expect } from 'chai';
 import {
-  BitsAndBytesConfig, cast, dequantize4bit, disposeQuant4State, dynamicMapSigned, fromStorage, Int8Weight, Linear, Linear4bit,
+  BitsAndBytesConfig, cast, loadSafetensors, openSafetensors, saveQuantizedModel, dequantize4bit, disposeQuant4State, dynamicMapSigned, fromStorage, Int8Weight, Linear, Linear4bit,
   linearFormatFromKeys, linearWeightFromState, linearWeightFromStateAsync, loadQuantizedLinears, Module, NF4_CODE, pyFloat,
   pyFloatRepr, pyJsonDumps, Quant4Weight, quantize4bit, quantizeModel, quantStateJson, QuantStateError, tensor, zeros,
   type Tensor,
@@ -101,8 +101,8 @@ describe('quant/serialization', () => {
       const sd = a.stateDict();
       const b = tiny(3);
       const keys = new Set(sd.keys());
-      const replaced = loadQuantizedLinears(b, copier(sd), keys, cfg.toJSON());
-      expect(replaced).to.deep.equal(['q_proj', 'down_proj']);
+      const loaded = loadQuantizedLinears(b, copier(sd), keys, cfg.toJSON());
+      expect(loaded.modules).to.deep.equal(['q_proj', 'down_proj']);
       const sd2 = b.stateDict();
       expect([...sd2.keys()].sort()).to.deep.equal([...keys].sort());
       for (const [k, t] of sd) {
@@ -118,6 +118,51 @@ describe('quant/serialization', () => {
       for (const t of [x, ya, yb]) t.dispose();
       a.dispose();
       b.dispose();
+    }
+  });
+
+  it('saveQuantizedModel → safetensors file + config.json → load: bit-exact, HF dtypes, 0-d U8 weight_format', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'ft-quant-'));
+    try {
+      for (const cfg of [
+        new BitsAndBytesConfig({ loadIn8bit: true }),
+        new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitUseDoubleQuant: true, bnb4bitQuantStorage: 'bfloat16' }),
+      ]) {
+        const a = tiny(21);
+        quantizeModel(a, cfg);
+        await saveQuantizedModel(dir, a, cfg, { modelConfig: { model_type: 'tiny', rms_norm_eps: 1e-5 } });
+        const file = await openSafetensors(join(dir, 'model.safetensors'));
+        const dtypes = Object.fromEntries(file.entries().map((e) => [e.name, `${e.dtype} [${e.shape}]`]));
+        expect(file.metadata).to.deep.equal({ format: 'pt' });
+        await file.close();
+        if (cfg.loadIn8bit) {
+          expect(dtypes['q_proj.weight']).to.equal('I8 [96,64]');
+          expect(dtypes['q_proj.SCB']).to.equal('F32 [96]');
+          expect(dtypes['q_proj.weight_format']).to.equal('U8 []');
+        } else {
+          expect(dtypes['q_proj.weight']).to.equal('BF16 [1536,1]');
+          expect(dtypes['q_proj.weight.absmax']).to.equal('U8 [96]');
+          expect(dtypes['q_proj.weight.quant_state.bitsandbytes__nf4']).to.match(/^U8 \[\d+\]$/);
+        }
+        const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+        expect(config.model_type).to.equal('tiny');
+        expect(BitsAndBytesConfig.fromJSON(config.quantization_config).toJSON()).to.deep.equal(cfg.toJSON());
+        const { tensors } = await loadSafetensors(join(dir, 'model.safetensors'));
+        const keys = new Set(Object.keys(tensors));
+        const b = tiny(21);
+        const loaded = loadQuantizedLinears(b, (k) => tensors[k], keys, config.quantization_config);
+        for (const k of keys) if (!loaded.keys.has(k)) tensors[k].dispose();
+        const sa = a.stateDict();
+        const sb = b.stateDict();
+        for (const [k, t] of sa) expect(Buffer.from(rawBytes(sb.get(k)!)).equals(Buffer.from(rawBytes(t))), k).to.equal(true);
+        a.dispose();
+        b.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
