@@ -5,7 +5,10 @@
 
 import './backends/cpu/index.js';
 import { ENGINE, type MemoryInfo, type TensorContainer, collectTensors } from './lib/engine.js';
+import { ArgumentError } from './lib/errors.js';
+import { describe } from './lib/shape.js';
 import { Tensor } from './lib/tensor.js';
+import { checkTensor } from './ops/util.js';
 
 export { Tensor, type NestedArray } from './lib/tensor.js';
 export type { DType, DataArray } from './lib/dtype.js';
@@ -23,11 +26,13 @@ export { SDPBackend, sdpaKernel, currentSdpaScope, SDPA_SCOPES_ARE_ASYNC_SAFE, t
 
 /** Runs `fn` and disposes every tensor it created except those it returns (or `keep`s). Synchronous only. */
 export function tidy<T extends TensorContainer>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ArgumentError(`tidy: 'fn' must be a function, got ${describe(fn)}`);
   return ENGINE.tidy(fn);
 }
 
 /** Marks a tensor to survive the enclosing `tidy`. */
 export function keep<T extends Tensor>(t: T): T {
+  checkTensor(t, 'keep', 't');
   t.kept = true;
   return t;
 }
@@ -66,7 +71,7 @@ export function listBackends(): string[] {
 
 /** Copies a tensor's data to another backend (a new tensor; the original is untouched). */
 export async function toBackend(t: Tensor, name: string): Promise<Tensor> {
-  t.throwIfDisposed('toBackend');
+  checkTensor(t, 'toBackend', 't');
   const target = await ENGINE.initBackend(name);
   const raw = await ENGINE.backendOf(t).read(t.dataId, t.size, t.dtype);
   return ENGINE.makeTensor(raw, t.shape, t.dtype, target);

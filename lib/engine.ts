@@ -7,7 +7,7 @@ import { getKernel, type Attrs, type Backend, type DataId, type TensorInfo } fro
 import { decodeBf16, decodeF16 } from './float16.js';
 import type { DataArray, DType, StorageArray } from './dtype.js';
 import { bytesPerElement, storageCtor } from './dtype.js';
-import { ArgumentError, BackendError } from './errors.js';
+import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import { sizeOf, type Shape } from './shape.js';
 import { setTensorHost, Tensor } from './tensor.js';
 
@@ -203,7 +203,13 @@ class Engine {
       backend = this.backend;
     }
     const kernel = getKernel(kernelName, backend.name);
-    const out = kernel.kernelFunc(inputs, attrs, backend);
+    let out: TensorInfo | TensorInfo[];
+    try {
+      out = kernel.kernelFunc(inputs, attrs, backend);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`${kernelName}: ${e.message}`);
+      throw e;
+    }
     return Array.isArray(out) ? out.map((o) => this.wrap(o, backend)) : this.wrap(out, backend);
   }
 

@@ -17,10 +17,18 @@ export function f16BitsToNumber(h: number): number {
   return sign * (1024 + frac) * 2 ** (exp - 25);
 }
 
-/** Table of all 65,536 float16 values: decoding is one indexed load. */
+/**
+ * Table of all 65,536 float16 values: decoding is one indexed load. NaNs are written as float32
+ * bits so they keep their sign and payload (quieted), like bfloat16 decoding and hardware
+ * conversions do; a JavaScript NaN would lose the sign.
+ */
 export const F16_TO_F32: Float32Array = (() => {
   const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) t[h] = f16BitsToNumber(h);
+  const bits = new Uint32Array(t.buffer);
+  for (let h = 0; h < 65536; h++) {
+    if ((h & 0x7c00) === 0x7c00 && h & 0x3ff) bits[h] = ((h & 0x8000) << 16) | 0x7fc00000 | ((h & 0x3ff) << 13);
+    else t[h] = f16BitsToNumber(h);
+  }
   return t;
 })();
 

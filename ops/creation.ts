@@ -1,13 +1,13 @@
 /** Creating tensors: from values, constants, ranges and seeded random draws. */
 
-import { assertDType, storageCtor, type DType, type StorageArray } from '../lib/dtype.js';
+import { assertDType, isFloat, storageCtor, type DType, type StorageArray } from '../lib/dtype.js';
 import { ENGINE } from '../lib/engine.js';
-import { ArgumentError, ShapeError } from '../lib/errors.js';
+import { ArgumentError, DTypeError, OutOfMemoryError, ShapeError } from '../lib/errors.js';
 import { encodeBf16, encodeF16 } from '../lib/float16.js';
 import { Random } from '../lib/random.js';
 import { assertShape, describe, sizeOf, type Shape } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
-import { checkNumber } from './util.js';
+import { checkInt, checkNumber, checkOptions, checkTensor } from './util.js';
 
 /** Values accepted by `tensor`: a number, a boolean, nested arrays of them, or a typed array. */
 export type TensorValues =
@@ -42,37 +42,59 @@ export function tensor(values: TensorValues, shape?: Shape, dtype?: DType): Tens
 
 /** A rank-0 tensor. */
 export function scalar(value: number | boolean, dtype?: DType): Tensor {
+  if (typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new ArgumentError(`scalar: 'value' must be a number or boolean, got ${describe(value)}`);
+  }
+  if (dtype !== undefined) assertDType(dtype, 'scalar');
   return tensor(value, [], dtype);
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: Shape, value: number | boolean, dtype?: DType): Tensor {
-  assertShape(shape, 'full');
-  if (dtype !== undefined) assertDType(dtype, 'full');
+  return fill('full', shape, value, dtype);
+}
+
+function fill(op: string, shape: Shape, value: number | boolean, dtype?: DType): Tensor {
+  assertShape(shape, op);
+  if (dtype !== undefined) assertDType(dtype, op);
   dtype ??= typeof value === 'boolean' ? 'bool' : 'float32';
-  const v = typeof value === 'boolean' ? Number(value) : checkNumber(value, 'full', 'value');
-  const storage = toStorage(new Float64Array(sizeOf(shape)).fill(v), dtype);
+  // NaN and ±Infinity are legitimate fill values (masks, sentinels).
+  if (typeof value !== 'boolean' && typeof value !== 'number') {
+    throw new ArgumentError(`${op}: 'value' must be a number or boolean, got ${describe(value)}`);
+  }
+  const storage = toStorage(staging(sizeOf(shape), op).fill(Number(value)), dtype);
   return ENGINE.makeTensor(storage, shape, dtype);
 }
 
 /** A tensor of zeros. */
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
-  return full(shape, 0, dtype);
+  return fill('zeros', shape, 0, dtype);
 }
 
 /** A tensor of ones. */
 export function ones(shape: Shape, dtype: DType = 'float32'): Tensor {
-  return full(shape, 1, dtype);
+  return fill('ones', shape, 1, dtype);
 }
 
-/** Zeros with the shape and dtype of `t`. */
-export function zerosLike(t: Tensor): Tensor {
-  return full(t.shape, 0, t.dtype);
+/** Zeros with the shape and dtype of `x`. */
+export function zerosLike(x: Tensor): Tensor {
+  checkTensor(x, 'zerosLike', 'x');
+  return fill('zerosLike', x.shape, 0, x.dtype);
 }
 
-/** Ones with the shape and dtype of `t`. */
-export function onesLike(t: Tensor): Tensor {
-  return full(t.shape, 1, t.dtype);
+/** Ones with the shape and dtype of `x`. */
+export function onesLike(x: Tensor): Tensor {
+  checkTensor(x, 'onesLike', 'x');
+  return fill('onesLike', x.shape, 1, x.dtype);
+}
+
+/** A float64 host array of `n` elements, or OutOfMemoryError naming the op when it cannot exist. */
+function staging(n: number, op: string): Float64Array {
+  try {
+    return new Float64Array(n);
+  } catch (e) {
+    throw new OutOfMemoryError(`${op}: cannot create ${n} elements (${(e as Error).message})`);
+  }
 }
 
 /**
@@ -87,9 +109,10 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
   checkNumber(step, op, 'step');
   if (step === 0) throw new ArgumentError(`${op}: 'step' must be non-zero`);
   if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new ArgumentError(`${op}: 'start' and 'stop' must be finite`);
+  if (dtype !== undefined) assertDType(dtype, op);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   dtype ??= [start, stop, step].every(Number.isInteger) ? 'int32' : 'float32';
-  const v = new Float64Array(n);
+  const v = staging(n, op);
   for (let i = 0; i < n; i++) v[i] = start + i * step;
   return ENGINE.makeTensor(toStorage(v, dtype), [n], dtype);
 }
@@ -103,11 +126,12 @@ export interface RandomOptions {
 /** Standard-normal samples (times `std`, plus `mean`); reproducible for a given seed. */
 export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   assertShape(shape, 'randn');
-  const dtype = opts.dtype ?? 'float32';
-  const rng = new Random(opts.seed);
-  const mean = opts.mean ?? 0;
-  const std = opts.std ?? 1;
-  const v = new Float64Array(sizeOf(shape));
+  const o = checkOptions(opts, 'randn');
+  const dtype = randomDType(o.dtype, 'randn');
+  const rng = new Random(seedOf(o.seed, 'randn'));
+  const mean = o.mean === undefined ? 0 : checkNumber(o.mean, 'randn', 'mean');
+  const std = o.std === undefined ? 1 : checkNumber(o.std, 'randn', 'std');
+  const v = staging(sizeOf(shape), 'randn');
   for (let i = 0; i < v.length; i++) v[i] = mean + std * rng.normal();
   return ENGINE.makeTensor(toStorage(v, dtype), shape, dtype);
 }
@@ -115,13 +139,28 @@ export function randn(shape: Shape, opts: RandomOptions & { mean?: number; std?:
 /** Uniform samples in [low, high); reproducible for a given seed. */
 export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   assertShape(shape, 'rand');
-  const dtype = opts.dtype ?? 'float32';
-  const rng = new Random(opts.seed);
-  const lo = opts.low ?? 0;
-  const hi = opts.high ?? 1;
-  const v = new Float64Array(sizeOf(shape));
+  const o = checkOptions(opts, 'rand');
+  const dtype = randomDType(o.dtype, 'rand');
+  const rng = new Random(seedOf(o.seed, 'rand'));
+  const lo = o.low === undefined ? 0 : checkNumber(o.low, 'rand', 'low');
+  const hi = o.high === undefined ? 1 : checkNumber(o.high, 'rand', 'high');
+  const v = staging(sizeOf(shape), 'rand');
   for (let i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rng.uniform();
   return ENGINE.makeTensor(toStorage(v, dtype), shape, dtype);
+}
+
+/** A seed: undefined (random) or an integer. */
+function seedOf(seed: unknown, op: string): number | undefined {
+  if (seed === undefined) return undefined;
+  return checkInt(seed, op, 'seed');
+}
+
+/** The dtype of a random tensor: float32 by default, and only float dtypes (like torch.randn). */
+function randomDType(dtype: DType | undefined, op: string): DType {
+  if (dtype === undefined) return 'float32';
+  assertDType(dtype, op);
+  if (!isFloat(dtype)) throw new DTypeError(`${op}: 'dtype' must be float32, float16 or bfloat16, got ${dtype}`);
+  return dtype;
 }
 
 /**
@@ -130,9 +169,10 @@ export function rand(shape: Shape, opts: RandomOptions & { low?: number; high?: 
  */
 export function fromStorage(raw: StorageArray, shape: Shape, dtype: DType): Tensor {
   assertShape(shape, 'fromStorage');
+  assertDType(dtype, 'fromStorage');
   const Ctor = storageCtor(dtype);
   if (!(raw instanceof Ctor) || raw.length !== sizeOf(shape)) {
-    throw new ArgumentError(`fromStorage: expected a ${Ctor.name} of ${sizeOf(shape)} elements for ${dtype} [${shape}], got ${raw.constructor.name}(${raw.length})`);
+    throw new ArgumentError(`fromStorage: expected a ${Ctor.name} of ${sizeOf(shape)} elements for ${dtype} [${shape}], got ${describeStorage(raw)}`);
   }
   return ENGINE.makeTensor(raw, shape, dtype);
 }
@@ -193,4 +233,9 @@ function flatten(values: TensorValues, shape: number[], op: string): ArrayLike<n
   };
   walk(values, 0, '');
   return out;
+}
+
+function describeStorage(raw: unknown): string {
+  if (ArrayBuffer.isView(raw)) return `${raw.constructor.name}(${(raw as unknown as ArrayLike<number>).length})`;
+  return describe(raw);
 }

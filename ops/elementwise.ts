@@ -4,9 +4,9 @@ import { assertDType, isFloat, promoteTypes, type DType } from '../lib/dtype.js'
 import { ENGINE } from '../lib/engine.js';
 import { ArgumentError, DTypeError } from '../lib/errors.js';
 import type { BinaryKernel, UnaryKernel } from '../lib/kernel_names.js';
-import { broadcastShapes } from '../lib/shape.js';
+import { broadcastShapes, describe } from '../lib/shape.js';
 import { Tensor } from '../lib/tensor.js';
-import { checkFloat, checkTensor, scalarLike } from './util.js';
+import { checkFloat, checkOptions, checkTensor, scalarLike } from './util.js';
 
 function unaryFloat(kernel: UnaryKernel, op: string) {
   return (x: Tensor): Tensor => {
@@ -44,14 +44,18 @@ export const tanh = unaryFloat('Tanh', 'tanh');
 export const sigmoid = unaryFloat('Sigmoid', 'sigmoid');
 /** x·σ(x) (SiLU / swish). */
 export const silu = unaryFloat('Silu', 'silu');
-/** max(x, 0). */
-export const relu = unaryFloat('Relu', 'relu');
+/** max(x, 0); integer inputs keep their dtype. */
+export function relu(x: Tensor): Tensor {
+  checkTensor(x, 'relu', 'x');
+  if (x.dtype === 'bool') throw new DTypeError(`relu: 'x' must be numeric, got bool`);
+  return ENGINE.run('Relu', [x], { dtype: x.dtype });
+}
 
 /** GELU: exact erf form by default, or the tanh approximation with `{ approximate: 'tanh' }`. */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   checkTensor(x, 'gelu', 'x');
   checkFloat(x, 'gelu', 'x');
-  const approximate = opts.approximate ?? 'none';
+  const approximate = checkOptions(opts, 'gelu').approximate ?? 'none';
   if (approximate !== 'none' && approximate !== 'tanh') {
     throw new ArgumentError(`gelu: 'approximate' must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
   }
@@ -74,13 +78,25 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 type Operand = Tensor | number | boolean;
 
-/** Resolves two operands (numbers become scalars of the tensor's kind) and their result dtype. */
-function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor, DType] {
-  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
-    throw new ArgumentError(`${op}: at least one of 'a' and 'b' must be a Tensor, got ${typeof a} and ${typeof b}`);
-  }
+/**
+ * Resolves two operands (numbers become scalars of the tensor's kind) and their result dtype.
+ * `compare`: the number is compared in a 16-bit tensor's own dtype (PyTorch casts the scalar to
+ * the common dtype for comparisons) and exactly for integer tensors. `like`: the tensor whose
+ * backend two plain numbers go to (where's condition); without it one operand must be a Tensor.
+ */
+function operands(op: string, a: Operand, b: Operand, opts: { compare?: boolean; like?: Tensor } = {}): [Tensor, Tensor, DType] {
   if (a instanceof Tensor) checkTensor(a, op, 'a');
   if (b instanceof Tensor) checkTensor(b, op, 'b');
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
+    if (!opts.like) throw new ArgumentError(`${op}: at least one of 'a' and 'b' must be a Tensor, got ${typeof a} and ${typeof b}`);
+    // Two plain values: bool for two booleans, int32 for integers, else float32.
+    for (const [v, arg] of [[a, 'a'], [b, 'b']] as const) {
+      if (typeof v !== 'number' && typeof v !== 'boolean') throw new ArgumentError(`${op}: '${arg}' must be a Tensor, a number or a boolean, got ${describe(v)}`);
+    }
+    const both = [a, b] as (number | boolean)[];
+    const dt: DType = both.every((v) => typeof v === 'boolean') ? 'bool' : both.every((v) => typeof v === 'boolean' || Number.isInteger(v)) ? 'int32' : 'float32';
+    return [scalarLike(Number(a), dt, opts.like), scalarLike(Number(b), dt, opts.like), dt];
+  }
   const like = (a instanceof Tensor ? a : b) as Tensor;
   // A bare number behaves like PyTorch's wrapped scalar: it does not widen the tensor's dtype
   // (fp16 · 0.5 stays fp16, computed in fp32), except that a fractional number makes ints float32.
@@ -88,10 +104,15 @@ function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor, DType] {
   const wrap = (v: Operand, arg: string): Tensor => {
     if (v instanceof Tensor) return v;
     if (typeof v === 'boolean') return scalarLike(Number(v), 'bool', like);
-    if (typeof v !== 'number') throw new ArgumentError(`${op}: '${arg}' must be a Tensor or a number, got ${typeof v}`);
+    if (typeof v !== 'number') throw new ArgumentError(`${op}: '${arg}' must be a Tensor or a number, got ${describe(v)}`);
     if (isFloat(like.dtype)) {
       dt = like.dtype;
-      return scalarLike(v, 'float32', like);
+      return scalarLike(v, opts.compare ? like.dtype : 'float32', like);
+    }
+    if (opts.compare) {
+      // Integer tensors compare exactly with the number (no wrap to int8/uint8).
+      dt = Number.isInteger(v) ? 'int32' : 'float32';
+      return scalarLike(v, Number.isInteger(v) && Math.abs(v) <= 2 ** 31 - 1 ? 'int32' : 'float32', like);
     }
     dt = Number.isInteger(v) ? (like.dtype === 'bool' ? 'int32' : like.dtype) : 'float32';
     return scalarLike(v, dt, like);
@@ -103,7 +124,7 @@ function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor, DType] {
 
 function binary(kernel: BinaryKernel, op: string, result: 'promote' | 'bool' | 'float') {
   return (a: Operand, b: Operand): Tensor => {
-    const [ta, tb, dt] = operands(op, a, b);
+    const [ta, tb, dt] = operands(op, a, b, { compare: result === 'bool' });
     try {
       const shape = broadcastShapes(ta.shape, tb.shape, op);
       if (result === 'bool' && kernel.startsWith('Logical') && (ta.dtype !== 'bool' || tb.dtype !== 'bool')) {
@@ -152,12 +173,15 @@ export const logicalAnd = binary('LogicalAnd', 'logicalAnd', 'bool');
 /** a OR b (bool tensors). */
 export const logicalOr = binary('LogicalOr', 'logicalOr', 'bool');
 
-/** condition ? a : b, all three broadcast together; `condition` must be bool. */
+/**
+ * condition ? a : b, all three broadcast together; `condition` must be bool. `a` and `b` may be
+ * numbers; with two numbers the result is int32 for integers, bool for booleans, else float32.
+ */
 export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
   const op = 'where';
   checkTensor(condition, op, 'condition');
   if (condition.dtype !== 'bool') throw new DTypeError(`${op}: 'condition' must be bool, got ${condition.dtype}`);
-  const [ta, tb, dt] = operands(op, a, b);
+  const [ta, tb, dt] = operands(op, a, b, { like: condition });
   try {
     const shape = broadcastShapes(broadcastShapes(condition.shape, ta.shape, op, ['condition', 'a']), tb.shape, op, ['condition/a', 'b']);
     return ENGINE.run('Where', [condition, ta, tb], { dtype: dt, shape });

@@ -6,7 +6,7 @@ import { DTypeError, ShapeError } from '../lib/errors.js';
 import { broadcastShapes } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
 import { add } from './elementwise.js';
-import { checkTensor } from './util.js';
+import { checkOptions, checkTensor } from './util.js';
 
 /** Options of `matmul`. */
 export interface MatMulOptions {
@@ -17,7 +17,7 @@ export interface MatMulOptions {
 /**
  * Batched matrix product of the last two axes; leading (batch) axes broadcast. Rank-1 operands
  * are treated as a row (a) or column (b) vector and that axis is dropped from the result, as in
- * NumPy. Float16/bfloat16 inputs accumulate in float32 and round once.
+ * NumPy; a transpose flag on a rank-1 operand changes nothing. Float16/bfloat16 inputs accumulate in float32 and round once.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatMulOptions = {}): Tensor {
   const op = 'matmul';
@@ -27,10 +27,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatMulOptions = {}): Tensor {
   for (const [t, n] of [[a, 'a'], [b, 'b']] as const) {
     if (!isFloat(t.dtype) && t.dtype !== 'int32') throw new DTypeError(`${op}: '${n}' must be a float or int32 tensor, got ${t.dtype}`);
   }
-  const ta = !!opts.transposeA;
-  const tb = !!opts.transposeB;
-  const a2 = a.rank === 1 ? ENGINE.makeView(a, [1, a.shape[0]]) : a;
-  const b2 = b.rank === 1 ? ENGINE.makeView(b, [b.shape[0], 1]) : b;
+  const o = checkOptions(opts, op);
+  const ta = !!o.transposeA;
+  const tb = !!o.transposeB;
+  // A vector is its own transpose: lay it out so that op(a2) is a row and op(b2) a column.
+  const a2 = a.rank === 1 ? ENGINE.makeView(a, ta ? [a.shape[0], 1] : [1, a.shape[0]]) : a;
+  const b2 = b.rank === 1 ? ENGINE.makeView(b, tb ? [1, b.shape[0]] : [b.shape[0], 1]) : b;
   try {
     const [m, ka] = ta ? [a2.shape[a2.rank - 1], a2.shape[a2.rank - 2]] : [a2.shape[a2.rank - 2], a2.shape[a2.rank - 1]];
     const [kb, n] = tb ? [b2.shape[b2.rank - 1], b2.shape[b2.rank - 2]] : [b2.shape[b2.rank - 2], b2.shape[b2.rank - 1]];
@@ -64,13 +66,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.rank - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: 'x' has ${x.shape[x.rank - 1]} features (shape [${x.shape}]) but 'weight' [${weight.shape}] expects ${weight.shape[1]}`);
   }
+  if (bias !== undefined && bias !== null) {
+    checkTensor(bias, 'linear', 'bias');
+    if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) {
+      throw new ShapeError(`linear: 'bias' must be [${weight.shape[0]}], got [${bias.shape}]`);
+    }
+  }
   const y = matmul(x, weight, { transposeB: true });
   if (!bias) return y;
-  checkTensor(bias, 'linear', 'bias');
-  if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]) {
-    throw new ShapeError(`linear: 'bias' must be [${weight.shape[0]}], got [${bias.shape}]`);
+  try {
+    return add(y, bias);
+  } finally {
+    y.dispose();
   }
-  const out = add(y, bias);
-  y.dispose();
-  return out;
 }

@@ -4,7 +4,7 @@ import { ENGINE } from '../lib/engine.js';
 import { ArgumentError, DTypeError, ShapeError } from '../lib/errors.js';
 import { broadcastsTo, describe, normalizeAxis } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
-import { checkDType, checkFloat, checkInt, checkNumber, checkTensor } from './util.js';
+import { checkDType, checkFloat, checkInt, checkNumber, checkOptions, checkTensor } from './util.js';
 
 function checkLastDimParam(p: Tensor, x: Tensor, op: string, arg: string): void {
   checkTensor(p, op, arg);
@@ -73,7 +73,7 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, opts: RopeOptions = {}
   if (!broadcastsTo(cos.shape, lead)) {
     throw new ShapeError(`${op}: 'cos' [${cos.shape}] must broadcast to x's leading axes plus the pair count, [${lead}]`);
   }
-  return ENGINE.run('Rope', [x, cos, sin], { interleaved: !!opts.interleaved });
+  return ENGINE.run('Rope', [x, cos, sin], { interleaved: !!checkOptions(opts, op).interleaved });
 }
 
 /** Takes slices of `x` at integer `indices` along `axis`; out shape = x[:axis] + indices + x[axis+1:]. */
@@ -82,6 +82,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   checkTensor(x, op, 'x');
   checkTensor(indices, op, 'indices');
   checkDType(indices, ['int32', 'int8', 'uint8'], op, 'indices');
+  if (x.rank === 0) throw new ShapeError(`${op}: 'x' must have rank ≥ 1, got a scalar`);
   const ax = normalizeAxis(axis, x.rank, op);
   const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
   return ENGINE.run('Gather', [x, indices], { axis: ax, shape });
@@ -89,9 +90,18 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
 
 /** Embedding lookup: rows of `table` [vocab, D] at int32 `ids` (any shape) → ids.shape + [D]. Out-of-range ids throw. */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
-  checkTensor(table, 'embedding', 'table');
-  if (table.rank !== 2) throw new ShapeError(`embedding: 'table' must be [vocab, dim], got [${table.shape}]`);
-  return gather(table, ids, 0);
+  const op = 'embedding';
+  checkTensor(table, op, 'table');
+  checkTensor(ids, op, 'ids');
+  if (table.rank !== 2) throw new ShapeError(`${op}: 'table' must be [vocab, dim], got [${table.shape}]`);
+  checkDType(ids, ['int32', 'int8', 'uint8'], op, 'ids');
+  try {
+    return gather(table, ids, 0);
+  } catch (e) {
+    // The kernel checks the ids (only it sees the data); say which op the user called.
+    if (e instanceof ArgumentError && e.message.startsWith('gather: ')) throw new ArgumentError(`${op}: 'ids' ${e.message.slice(8)}`);
+    throw e;
+  }
 }
 
 /** Keeps the lower triangle of the last two axes (j ≤ i + k), zeroing the rest. */
@@ -126,7 +136,7 @@ export function topk(x: Tensor, k: number, opts: TopKOptions = {}): { values: Te
   const n = x.shape[x.rank - 1];
   checkInt(k, op, 'k', 0);
   if (k > n) throw new ArgumentError(`${op}: 'k' = ${k} exceeds the last axis size ${n} (shape [${x.shape}])`);
-  const [values, indices] = ENGINE.runKernel('TopK', [x], { k, largest: opts.largest ?? true }) as Tensor[];
+  const [values, indices] = ENGINE.runKernel('TopK', [x], { k, largest: checkOptions(opts, op).largest ?? true }) as Tensor[];
   return { values, indices };
 }
 

@@ -1,7 +1,7 @@
 /** Ops that move data without arithmetic: reshape, transpose, concat, split, slice, expand, repeat. */
 
 import { ENGINE } from '../lib/engine.js';
-import { ArgumentError, ShapeError } from '../lib/errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../lib/errors.js';
 import { assertShape, broadcastsTo, describe, normalizeAxis, sizeOf, type Shape } from '../lib/shape.js';
 import type { Tensor } from '../lib/tensor.js';
 import { checkInt, checkTensor } from './util.js';
@@ -18,7 +18,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     if (d === -1) {
       if (infer >= 0) throw new ShapeError(`${op}: only one dimension can be −1, got [${shape}]`);
       infer = i;
-    } else if (!Number.isInteger(d) || d < 0) {
+    } else if (!Number.isSafeInteger(d) || d < 0) {
       throw new ShapeError(`${op}: 'shape'[${i}] must be a non-negative integer or −1, got ${describe(d)}`);
     } else known *= d;
   }
@@ -50,6 +50,7 @@ export function squeeze(x: Tensor, axis?: number | number[]): Tensor {
   let drop: Set<number>;
   if (axis === undefined) drop = new Set(x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
   else {
+    if (typeof axis !== 'number' && !Array.isArray(axis)) throw new ArgumentError(`squeeze: 'axis' must be an integer or an array of integers, got ${describe(axis)}`);
     drop = new Set((typeof axis === 'number' ? [axis] : axis).map((a) => normalizeAxis(a, x.rank, 'squeeze')));
     for (const a of drop) if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} has size ${x.shape[a]}, expected 1 (shape [${x.shape}])`);
   }
@@ -70,6 +71,7 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const op = 'transpose';
   checkTensor(x, op, 'x');
+  if (perm !== undefined && !Array.isArray(perm)) throw new ShapeError(`${op}: 'perm' must be an array of axes, got ${describe(perm)}`);
   const p = perm ? perm.map((a) => normalizeAxis(a, x.rank, op, 'perm')) : x.shape.map((_, i) => x.rank - 1 - i);
   if (p.length !== x.rank || new Set(p).size !== p.length) {
     throw new ShapeError(`${op}: 'perm' must be a permutation of 0 … ${x.rank - 1}, got ${describe(perm)}`);
@@ -97,16 +99,28 @@ export function swapAxes(x: Tensor, a: number, b: number): Tensor {
   return transpose(x, p);
 }
 
-/** Joins tensors along `axis`; every other dimension and the dtype must match. */
-export function concat(xs: readonly Tensor[], axis = 0): Tensor {
-  const op = 'concat';
+/** Checks a non-empty list of tensors of one dtype; `sameShape`: all shapes equal too (stack). */
+function checkTensorList(xs: readonly Tensor[], op: string, sameShape: boolean): void {
   if (!Array.isArray(xs) || xs.length === 0) throw new ArgumentError(`${op}: 'tensors' must be a non-empty array of tensors, got ${describe(xs)}`);
   xs.forEach((t, i) => checkTensor(t, op, `tensors[${i}]`));
   const first = xs[0];
+  xs.forEach((t, i) => {
+    if (t.dtype !== first.dtype) throw new DTypeError(`${op}: tensors[${i}] has dtype ${t.dtype}, expected ${first.dtype} like tensors[0]`);
+    if (sameShape && (t.rank !== first.rank || t.shape.some((d: number, j: number) => d !== first.shape[j]))) {
+      throw new ShapeError(`${op}: tensors[${i}] has shape [${t.shape}], expected [${first.shape}] like tensors[0]`);
+    }
+  });
+}
+
+/** Joins tensors along `axis`; every other dimension and the dtype must match. */
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  const op = 'concat';
+  checkTensorList(xs, op, false);
+  const first = xs[0];
+  if (first.rank === 0) throw new ShapeError(`${op}: tensors[0] is a scalar; scalars cannot be concatenated (use stack)`);
   const ax = normalizeAxis(axis, first.rank, op);
   let total = 0;
   xs.forEach((t, i) => {
-    if (t.dtype !== first.dtype) throw new ShapeError(`${op}: tensors[${i}] has dtype ${t.dtype}, expected ${first.dtype} like tensors[0]`);
     if (t.rank !== first.rank || t.shape.some((d: number, j: number) => j !== ax && d !== first.shape[j])) {
       throw new ShapeError(`${op}: tensors[${i}] has shape [${t.shape}], which does not match tensors[0] [${first.shape}] outside axis ${ax}`);
     }
@@ -120,8 +134,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Stacks equal-shaped tensors along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
-  if (!Array.isArray(xs) || xs.length === 0) throw new ArgumentError(`stack: 'tensors' must be a non-empty array, got ${describe(xs)}`);
-  xs.forEach((t, i) => checkTensor(t, 'stack', `tensors[${i}]`));
+  checkTensorList(xs, 'stack', true);
   const ax = normalizeAxis(axis, xs[0].rank + 1, 'stack');
   const views = xs.map((t) => unsqueeze(t, ax));
   try {
@@ -167,6 +180,9 @@ export function split(x: Tensor, sizesOrCount: number | readonly number[], axis 
   const ax = normalizeAxis(axis, x.rank, op);
   const d = x.shape[ax];
   let sizes: number[];
+  if (typeof sizesOrCount !== 'number' && !Array.isArray(sizesOrCount)) {
+    throw new ArgumentError(`${op}: 'sizes' must be a count or an array of sizes, got ${describe(sizesOrCount)}`);
+  }
   if (typeof sizesOrCount === 'number') {
     checkInt(sizesOrCount, op, 'count', 1);
     if (d % sizesOrCount !== 0) throw new ShapeError(`${op}: axis ${ax} of size ${d} does not split into ${sizesOrCount} equal parts`);
@@ -197,9 +213,19 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
 
 /** torch-style expand: like broadcastTo, and −1 keeps a dimension. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  checkTensor(x, 'expand', 'x');
+  const op = 'expand';
+  checkTensor(x, op, 'x');
+  if (!Array.isArray(shape)) throw new ShapeError(`${op}: 'shape' must be an array, got ${describe(shape)}`);
   const off = shape.length - x.rank;
-  return broadcastTo(x, shape.map((d, i) => (d === -1 ? (i >= off ? x.shape[i - off] : NaN) : d)));
+  const target = shape.map((d, i) => {
+    if (d === -1 && i >= off) return x.shape[i - off];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: 'shape'[${i}] must be a non-negative integer${i >= off ? ' or −1' : ' (−1 is only allowed for existing axes)'}, got ${describe(d)}`);
+    }
+    return d;
+  });
+  if (!broadcastsTo(x.shape, target)) throw new ShapeError(`${op}: shape [${x.shape}] cannot expand to [${shape}]`);
+  return broadcastTo(x, target);
 }
 
 /** Repeats the whole tensor `reps[i]` times along axis i (torch `repeat`, NumPy `tile`). */
@@ -218,19 +244,39 @@ export function repeat(x: Tensor, reps: readonly number[]): Tensor {
   }
 }
 
-/** Repeats each element `repeats` times along `axis` (torch `repeat_interleave` with an int). */
-export function repeatInterleave(x: Tensor, repeats: number, axis: number): Tensor {
+/**
+ * Repeats each element `repeats` times along `axis` (torch `repeat_interleave` with an int);
+ * without an axis the tensor is flattened first, as in PyTorch.
+ */
+export function repeatInterleave(x: Tensor, repeats: number, axis?: number): Tensor {
   const op = 'repeatInterleave';
   checkTensor(x, op, 'x');
   checkInt(repeats, op, 'repeats', 1);
+  if (axis === undefined) {
+    const flat = reshape(x, [-1]);
+    try {
+      return repeatInterleave(flat, repeats, 0);
+    } finally {
+      flat.dispose();
+    }
+  }
   const ax = normalizeAxis(axis, x.rank, op);
+  if (!Number.isSafeInteger(x.shape[ax] * repeats)) {
+    throw new ShapeError(`${op}: ${repeats} repeats of axis ${ax} (size ${x.shape[ax]}) is too large`);
+  }
   if (repeats === 1) return ENGINE.makeView(x, x.shape);
   const u = unsqueeze(x, ax + 1);
-  const target = u.shape.slice();
-  target[ax + 1] = repeats;
-  const b = broadcastTo(u, target);
-  u.dispose();
-  const out = reshape(b, x.shape.map((d, i) => (i === ax ? d * repeats : d)));
-  b.dispose();
-  return out;
+  let b: Tensor;
+  try {
+    const target = u.shape.slice();
+    target[ax + 1] = repeats;
+    b = broadcastTo(u, target);
+  } finally {
+    u.dispose();
+  }
+  try {
+    return reshape(b, x.shape.map((d, i) => (i === ax ? d * repeats : d)));
+  } finally {
+    b.dispose();
+  }
 }

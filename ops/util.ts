@@ -42,6 +42,13 @@ export function checkNumber(n: unknown, op: string, arg: string): number {
   return n;
 }
 
+/** An options argument: undefined or null give `{}`; anything but a plain object is an ArgumentError. */
+export function checkOptions<T extends object>(opts: T | null | undefined, op: string, arg = 'options'): Partial<T> {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new ArgumentError(`${op}: '${arg}' must be an object, got ${describe(opts)}`);
+  return opts;
+}
+
 /** A scalar tensor of `dtype` on the backend of `like`. */
 export function scalarLike(value: number, dtype: DType, like: Tensor): Tensor {
   return ENGINE.makeTensor(scalarStorage(value, dtype), [], dtype, ENGINE.backendOf(like));

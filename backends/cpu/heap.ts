@@ -70,6 +70,9 @@ export class Heap {
 
   /** Allocates `bytes` (≥ 0) and returns the 64-byte-aligned offset. */
   alloc(bytes: number): number {
+    if (!(bytes <= this.maxBytes)) {
+      throw new OutOfMemoryError(`cpu backend: cannot allocate ${bytes} bytes, over the ${this.maxBytes}-byte maximum (${this.inUse} bytes in use)`);
+    }
     const need = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     for (let c = sizeClass(need); c < this.freeBySize.length; c++) {
       for (const off of this.freeBySize[c]) {

@@ -42,8 +42,10 @@ for (const kernel of UNARY_KERNELS) {
   cpuKernel(kernel, ([x], { dtype }, cpu) => {
     const out = cpu.makeOutput(x.shape, dtype);
     const xv = readNum(cpu, x);
-    if (computesInF32(dtype)) writeF32(cpu, out, (o) => unary(kernel, xv, o));
-    else if (kernel === 'Cast') storeNumbers(cpu, out, xv);
+    // Cast stores the exact input values with one rounding (int32 → bfloat16 through a float32
+    // buffer would round twice).
+    if (kernel === 'Cast') storeNumbers(cpu, out, xv);
+    else if (computesInF32(dtype)) writeF32(cpu, out, (o) => unary(kernel, xv, o));
     else {
       const tmp = new Float64Array(xv.length);
       unary(kernel, xv, tmp);

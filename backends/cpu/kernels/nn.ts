@@ -106,14 +106,19 @@ cpuKernel('TopK', ([x], { k, largest }, cpu) => {
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     for (let i = 0; i < n; i++) order[i] = i;
-    // NaN counts as the largest value (PyTorch); ties keep the lower index first.
-    const key = (i: number) => {
-      const t = v[base + i];
-      return Number.isNaN(t) ? (largest ? Infinity : -Infinity) : t;
-    };
+    // NaN counts as larger than everything, +Inf included (PyTorch): first when largest, last
+    // when smallest. Ties keep the lower index first.
     const sorted = Array.from(order).sort((p, q) => {
-      const d = largest ? key(q) - key(p) : key(p) - key(q);
-      return d === 0 || Number.isNaN(d) ? p - q : d;
+      const a = v[base + p];
+      const b = v[base + q];
+      const an = Number.isNaN(a);
+      const bn = Number.isNaN(b);
+      if (an || bn) {
+        if (an && bn) return p - q;
+        return (an ? -1 : 1) * (largest ? 1 : -1);
+      }
+      const d = largest ? b - a : a - b;
+      return d === 0 || Number.isNaN(d) ? p - q : d; // NaN here: equal infinities
     });
     for (let j = 0; j < k; j++) {
       vals[r * k + j] = v[base + sorted[j]];

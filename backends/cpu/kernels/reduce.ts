@@ -83,8 +83,12 @@ function softmaxKernel(log: boolean) {
           const base = a * len * inner + b;
           let m = -Infinity;
           for (let i = 0; i < len; i++) m = Math.max(m, v[base + i * inner]);
-          // A row of −∞ has no finite max; use 0 so the row gives NaN-free zeros / −∞ (softmax / log).
-          const ref = m === -Infinity ? 0 : m;
+          if (m === -Infinity) {
+            // A row of −∞ (fully masked) has no finite max: zeros / −∞ rather than 0/0 = NaN.
+            for (let i = 0; i < len; i++) o[base + i * inner] = log ? -Infinity : 0;
+            continue;
+          }
+          const ref = m;
           let s = 0;
           for (let i = 0; i < len; i++) s += Math.exp(v[base + i * inner] - ref);
           if (log) {

@@ -52,12 +52,15 @@ export function writeF32(cpu: CpuBackend, out: TensorInfo, fill: (o: Float32Arra
   storeNumbers(cpu, out, tmp);
 }
 
-/** Stores numbers into an output buffer of any dtype (16-bit floats rounded to nearest even, bool as x ≠ 0). */
+/**
+ * Stores numbers into an output buffer of any dtype (16-bit floats rounded to nearest even, bool
+ * as x ≠ 0, so NaN is true as in PyTorch).
+ */
 export function storeNumbers(cpu: CpuBackend, out: TensorInfo, src: ArrayLike<number>): void {
   const v = cpu.viewOf(out);
   if (out.dtype === 'float16') encodeF16(src, v as Uint16Array);
   else if (out.dtype === 'bfloat16') encodeBf16(src, v as Uint16Array);
-  else if (out.dtype === 'bool') for (let i = 0; i < src.length; i++) v[i] = src[i] !== 0 && !Number.isNaN(src[i]) ? 1 : 0;
+  else if (out.dtype === 'bool') for (let i = 0; i < src.length; i++) v[i] = src[i] !== 0 ? 1 : 0;
   else (v as Float32Array).set(src); // typed-array conversion: ints truncate toward zero and wrap
 }
 
