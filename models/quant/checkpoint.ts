@@ -37,29 +37,22 @@ export function configJsonString(modelConfig: Record<string, unknown>): string {
   return pyJsonDumps(toPy(modelConfig), { indent: 2, sortKeys: true }) + '\n';
 }
 
-/** What `loadQuantizedLinears` did. */
-export interface LoadedLinears {
-  /** Module paths whose weight was replaced. */
-  modules: string[];
-  /** Checkpoint keys handed over to the new weights (the caller still owns every other tensor it loaded). */
-  keys: Set<string>;
-}
-
 /**
  * Replaces the weight of every Linear in `model` whose checkpoint keys say it is quantized
  * (see `linearWeightFromState`); dense ones are left alone. The replaced float weights are
- * disposed; the new weights own the tensors `getTensor` returned for the keys in `keys` of the result.
+ * disposed. The new weights share the data of the tensors `getTensor` returns; the caller still
+ * owns (and disposes) those. Returns the module paths replaced.
  */
 export function loadQuantizedLinears(
   model: Module, getTensor: GetTensor, keys: ReadonlySet<string>, config?: BitsAndBytesConfig | Record<string, unknown> | null,
-): LoadedLinears {
-  const out: LoadedLinears = { modules: [], keys: new Set() };
+): string[] {
+  const out: string[] = [];
   for (const [path, m] of model.namedModules()) {
     if (!(m instanceof Linear) || linearFormatFromKeys(path, keys) === 'dense') continue;
-    const w = linearWeightFromState(path, (k) => (out.keys.add(k), getTensor(k)), keys, config);
+    const w = linearWeightFromState(path, getTensor, keys, config);
     m.weight.dispose();
     m.weight = w;
-    out.modules.push(path);
+    out.push(path);
   }
   return out;
 }

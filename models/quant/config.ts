@@ -6,6 +6,7 @@
 
 import type { DType } from '../../lib/dtype.js';
 import { ArgumentError } from '../../lib/errors.js';
+import { bnbWeightTransform, type QuantWeightTransform, type WeightTransformOptions } from './hook.js';
 import { QUANT_STORAGE_DTYPES, type QuantStorage } from './quant4_weight.js';
 
 /** Constructor options: every field optional, defaults as transformers. */
@@ -116,6 +117,14 @@ export class BitsAndBytesConfig {
         `BitsAndBytesConfig: 'bnb4bitQuantStorage' must be one of ${QUANT_STORAGE_DTYPES.join(', ')}, got ${JSON.stringify(this.bnb4bitQuantStorage)}`,
       );
     }
+  }
+
+  /**
+   * The model loader's hook (`AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig })`):
+   * quantizes Linear weights as they are read and rebuilds pre-quantized ones.
+   */
+  weightTransform(_model?: unknown, _cfg?: unknown, opts: WeightTransformOptions = {}): QuantWeightTransform {
+    return bnbWeightTransform(this, opts);
   }
 
   /** True when 8-bit or 4-bit is on. */

@@ -8,6 +8,7 @@ export { calibrate, type CalibrateOptions, type OutlierColumns } from './calibra
 export { quantizeModel, isSkippedModule, DEFAULT_SKIP_MODULES, type QuantizeModelOptions, type QuantizeReport } from './quantize_model.js';
 export { linearWeightFromState, linearWeightFromStateAsync, linearFormatFromKeys, type GetTensor } from './state.js';
 export {
-  withQuantizationConfig, configJsonString, loadQuantizedLinears, quantizedStateDict, saveQuantizedModel, type LoadedLinears, type SaveQuantizedOptions,
+  withQuantizationConfig, configJsonString, loadQuantizedLinears, quantizedStateDict, saveQuantizedModel, type SaveQuantizedOptions,
 } from './checkpoint.js';
 export { pyJsonDumps, pyFloat, pyFloatRepr, PyFloat, type PyJsonValue, type PyJsonOptions } from './pyjson.js';
+export { bnbWeightTransform, BNB_COMPANION_SUFFIXES, type QuantWeightTransform, type WeightTransformOptions } from './hook.js';

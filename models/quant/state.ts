@@ -48,10 +48,10 @@ function quantStateKeys(prefix: string, keys: ReadonlySet<string>): string[] {
 /**
  * Builds the LinearWeight of the Linear at `prefix` (e.g. `model.layers.0.self_attn.q_proj`) from a
  * checkpoint: `Quant4Weight`, `Int8Weight` or `DenseWeight` as the keys say, validated. The weight
- * takes ownership of the tensors `getTensor` returned for its keys (the caller must not dispose
- * them; if validation fails, the tensors it fetched are disposed before the error propagates).
- * Small metadata tensors (JSON state, `weight_format`) are read synchronously, so they must
- * live on a backend with synchronous reads (the CPU); see `linearWeightFromStateAsync` otherwise.
+ * holds views of the tensors `getTensor` returns (the data is shared, nothing is copied); the
+ * caller still owns those tensors and disposes them as usual (the data lives on in the weight).
+ * Small metadata tensors (JSON state, `weight_format`) are read synchronously, so they must live on
+ * a backend with synchronous reads (the CPU); see `linearWeightFromStateAsync` otherwise.
  * `config`: the model's `quantization_config` (threshold for 8-bit, compute dtype for 4-bit).
  */
 export function linearWeightFromState(
@@ -60,25 +60,7 @@ export function linearWeightFromState(
   keys: ReadonlySet<string>,
   config?: BitsAndBytesConfig | QuantizationConfigDict | null,
 ): LinearWeight {
-  return guarded(getTensor, (get) => build(prefix, get, keys, toConfig(config), (t) => t.dataSync() as Uint8Array));
-}
-
-/**
- * Runs a build with a memoizing getTensor (each key fetched once); if the build throws, every
- * tensor it fetched is disposed (the caller handed over ownership).
- */
-function guarded<T>(getTensor: GetTensor, fn: (get: GetTensor) => T): T {
-  const fetched = new Map<string, Tensor | undefined>();
-  const get: GetTensor = (k) => {
-    if (!fetched.has(k)) fetched.set(k, getTensor(k));
-    return fetched.get(k);
-  };
-  try {
-    return fn(get);
-  } catch (e) {
-    for (const t of fetched.values()) t?.dispose();
-    throw e;
-  }
+  return build(prefix, getTensor, keys, toConfig(config), (t) => t.dataSync() as Uint8Array);
 }
 
 /** `linearWeightFromState` for any backend: reads the small metadata tensors asynchronously first. */
@@ -98,7 +80,12 @@ export async function linearWeightFromStateAsync(
     if (t && t.dtype === 'uint8') bytes.set(t, (await t.data()) as Uint8Array);
   }
   const get: GetTensor = (k) => (pre.has(k) ? pre.get(k) : getTensor(k));
-  return guarded(get, (g) => build(prefix, g, keys, toConfig(config), (t) => bytes.get(t) ?? (t.dataSync() as Uint8Array)));
+  return build(prefix, get, keys, toConfig(config), (t) => bytes.get(t) ?? (t.dataSync() as Uint8Array));
+}
+
+/** A new handle on `t`'s data (optionally reshaped or reinterpreted): the weight's own reference. */
+function share(t: Tensor, shape: readonly number[] = t.shape, dtype: DType = t.dtype): Tensor {
+  return ENGINE.makeView(t, shape, dtype);
 }
 
 function toConfig(c: BitsAndBytesConfig | QuantizationConfigDict | null | undefined): BitsAndBytesConfig {
@@ -114,7 +101,7 @@ function need(getTensor: GetTensor, keys: ReadonlySet<string>, key: string, why:
 
 function build(prefix: string, getTensor: GetTensor, keys: ReadonlySet<string>, config: BitsAndBytesConfig, read: (t: Tensor) => Uint8Array): LinearWeight {
   const fmt = linearFormatFromKeys(prefix, keys);
-  if (fmt === 'dense') return new DenseWeight(need(getTensor, keys, `${prefix}.weight`, 'the Linear weight'));
+  if (fmt === 'dense') return new DenseWeight(share(need(getTensor, keys, `${prefix}.weight`, 'the Linear weight')));
   if (fmt === 'int8') return buildInt8(prefix, getTensor, keys, config, read);
   return build4bit(prefix, fmt, getTensor, keys, config, read);
 }
@@ -139,9 +126,8 @@ function buildInt8(prefix: string, getTensor: GetTensor, keys: ReadonlySet<strin
         `${fKey}: weight layout ${v} (${LAYOUTS[v] ?? 'unknown'}) is not supported; only 0 (row-major, bitsandbytes ≥ 0.45) can be loaded`,
       );
     }
-    f.dispose();
   }
-  return new Int8Weight({ weight, scb }, { threshold: config.llmInt8Threshold });
+  return new Int8Weight({ weight: share(weight), scb: share(scb) }, { threshold: config.llmInt8Threshold });
 }
 
 interface StateJson {
@@ -226,9 +212,9 @@ function build4bit(
       `${aKey}: must be ${absDtype} [${nb}] (ceil(${n}/${blocksize}) blocks${nested ? ', double-quantized' : ''}), got ${absmax.dtype} [${absmax.shape}]`,
     );
   }
-  const state: Quant4State = {
-    packed: w, absmax, quantMap, shape: [N, K], quantType: suffixType, blocksize, dtype,
-  };
+  let nestedAbsmax: Tensor | undefined;
+  let nestedQuantMap: Tensor | undefined;
+  let offset: number | undefined;
   if (nested) {
     if (js.nested_blocksize !== NESTED_BLOCKSIZE) {
       throw new QuantStateError(`${qsKey}: nested_blocksize must be ${NESTED_BLOCKSIZE}, got ${JSON.stringify(js.nested_blocksize)}`);
@@ -239,19 +225,20 @@ function build4bit(
     if (typeof js.nested_offset !== 'number' || !Number.isFinite(js.nested_offset)) {
       throw new QuantStateError(`${qsKey}: nested_offset must be a finite number, got ${JSON.stringify(js.nested_offset)}`);
     }
-    const na = getTensor(naKey)!;
-    const nm = getTensor(nmKey)!;
+    const na = getTensor(naKey);
+    const nm = getTensor(nmKey);
     const nn = Math.ceil(nb / NESTED_BLOCKSIZE);
     if (!na || na.dtype !== 'float32' || na.size !== nn) throw new QuantStateError(`${naKey}: must be float32 [${nn}] (ceil(${nb}/256)), got ${na ? `${na.dtype} [${na.shape}]` : 'nothing'}`);
     if (!nm || nm.dtype !== 'float32' || nm.size !== 256) throw new QuantStateError(`${nmKey}: must be float32 [256], got ${nm ? `${nm.dtype} [${nm.shape}]` : 'nothing'}`);
-    Object.assign(state, { nestedAbsmax: na, nestedQuantMap: nm, offset: Math.fround(js.nested_offset), nestedBlocksize: NESTED_BLOCKSIZE });
+    nestedAbsmax = share(na, [nn]);
+    nestedQuantMap = share(nm, [256]);
+    offset = Math.fround(js.nested_offset);
   }
-  // Own everything: the packed bytes as uint8 [ceil(n/2), 1] (a view when the container differs).
-  const packed = ENGINE.makeView(w, [Math.ceil(n / 2), 1], 'uint8');
-  w.dispose();
-  state.packed = packed;
-  const nAbs = ENGINE.makeView(absmax, [nb]);
-  absmax.dispose();
-  state.absmax = nAbs;
-  return new Quant4Weight(state, { computeDtype: config.bnb4bitComputeDtype, quantStorage, quantStateTensor: qsT });
+  // The packed bytes as uint8 [ceil(n/2), 1], whatever container dtype they were stored in.
+  const state: Quant4State = {
+    packed: share(w, [Math.ceil(n / 2), 1], 'uint8'), absmax: share(absmax, [nb]), quantMap: share(quantMap, [16]),
+    shape: [N, K], quantType: suffixType, blocksize, dtype,
+  };
+  if (nested) Object.assign(state, { nestedAbsmax, nestedQuantMap, offset, nestedBlocksize: NESTED_BLOCKSIZE });
+  return new Quant4Weight(state, { computeDtype: config.bnb4bitComputeDtype, quantStorage, quantStateTensor: share(qsT) });
 }

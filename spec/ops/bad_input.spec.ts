@@ -189,7 +189,7 @@ describe('ops: bad input (every op)', () => {
       // spec/quant/bad_input.spec.ts
       'quantize4bit', 'dequantize4bit', 'doubleQuantize', 'restoreAbsmax', 'matmul4bit', 'quantizeInt8Rowwise', 'dequantizeInt8',
       'int8VectorQuant', 'int8MatMul', 'int8Linear', 'calibrate', 'quantizeModel', 'linearWeightFromState', 'linearWeightFromStateAsync',
-      'loadQuantizedLinears', 'quantizedStateDict', 'saveQuantizedModel',
+      'loadQuantizedLinears', 'quantizedStateDict', 'saveQuantizedModel', 'bnbWeightTransform',
     ]);
     const missing: string[] = [];
     for (const [name, v] of Object.entries(ft)) {

@@ -90,7 +90,7 @@ function f16ToF32(h: u32): f32 {
 @inline function int8Store(out: usize, N: i32, t: i32, n: i32, acc: i32, sa: f32, scb: usize, bias: usize): void {
   const v = <f32>(<f32>(<f32>acc * sa) * load<f32>(scb + (<usize>n << 2)));
   const b: f64 = bias != 0 ? <f64>load<f32>(bias + (<usize>n << 2)) : 0;
-  const y = <f32>(<f64>v * <f64>reinterpret<f32>(0x388205ff) + b); // 1/16129 as float32
+  const y = <f32>(<f64>v * <f64>reinterpret<f32>(0x38820610) + b); // 1/16129 as float32
   store<u16>(out + ((<usize>t * <usize>N + <usize>n) << 1), <u16>f32ToF16(y));
 }
 
@@ -193,10 +193,9 @@ function dequantRun(
   const m0 = v128.load(map), m1 = v128.load(map, 16), m2 = v128.load(map, 32), m3 = v128.load(map, 48);
   const nibble = i8x16.splat(0x0f);
   let done = 0;
-  while (done < count) {
-    const i = e + <usize>done;
-    const b = <i32>(i / <usize>blocksize);
-    const end = min(count, <i32>(<usize>(b + 1) * <usize>blocksize - e));
+  let b = <i32>(e / <usize>blocksize);
+  let end = min(count, <i32>(<usize>(b + 1) * <usize>blocksize - e));
+  for (; done < count; b++, end = min(count, end + blocksize)) {
     const s = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
     let l0 = f32x4.mul(m0, s), l1 = f32x4.mul(m1, s), l2 = f32x4.mul(m2, s), l3 = f32x4.mul(m3, s);
     if (kind != 0) {
@@ -249,9 +248,9 @@ const KC: i32 = 256;
 /** Rows of W handled together. */
 const NB: i32 = 4;
 
-/** Bytes of workspace one share of q4Gemm needs. */
-export function q4GemmWorkspaceBytes(): i32 {
-  return NB * KC * 4;
+/** Bytes of workspace one share of q4Gemm needs for inner dimension K. */
+export function q4GemmWorkspaceBytes(K: i32): i32 {
+  return max(NB * KC * 4, K * 4);
 }
 
 /**
@@ -264,15 +263,25 @@ export function q4GemmWorkspaceBytes(): i32 {
  * (tiles of 2 tokens × 4 rows), accumulating in float32.
  */
 /**
- * The decode case (T = 1, float32 compute): each group of 16 codes is looked up in the constant
- * code table (byte planes built once) and multiplied into a per-block float32 sum, which is then
- * scaled by the block's absmax. Factoring the scale out of the block is exact in real arithmetic;
- * in float32 it differs from scaling each weight first by rounding only (≤ ½ ulp per product).
+ * The decode case (T = 1, float32 compute, K % 32 == 0): 32 weights per step from 16 packed bytes.
+ * The high nibbles (even elements) and low nibbles (odd elements) are looked up separately in the
+ * constant code table (byte planes built once), against x de-interleaved once per call into `xd`
+ * (per 32: the 16 even elements, then the 16 odd ones). Each block's float32 sum is then scaled by
+ * its absmax: exact in real arithmetic; in float32 it differs from scaling each weight first by
+ * rounding only (≤ ½ ulp per product).
  */
 function q4GemvF32(
-  x: usize, packed: usize, absmax: usize, map: usize, nested: bool, nestedAbsmax: usize, nestedMap: usize, offset: f32,
-  bias: usize, out: usize, K: i32, blocksize: i32, n0: i32, n1: i32,
+  x: usize, xd: usize, packed: usize, absmax: usize, map: usize, nested: bool, nestedAbsmax: usize, nestedMap: usize,
+  offset: f32, bias: usize, out: usize, K: i32, blocksize: i32, n0: i32, n1: i32,
 ): void {
+  for (let k = 0; k < K; k += 32) {
+    const src = x + (<usize>k << 2), dst = xd + (<usize>k << 2);
+    for (let j = 0; j < 16; j += 4) {
+      const a = v128.load(src + (<usize>j << 3)), b = v128.load(src + (<usize>j << 3), 16);
+      v128.store(dst + (<usize>j << 2), i32x4.shuffle(a, b, 0, 2, 4, 6));
+      v128.store(dst + (<usize>j << 2), i32x4.shuffle(a, b, 1, 3, 5, 7), 64);
+    }
+  }
   const l0 = v128.load(map), l1 = v128.load(map, 16), l2 = v128.load(map, 32), l3 = v128.load(map, 48);
   const g0 = i8x16.shuffle(l0, l0, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const g1 = i8x16.shuffle(l1, l1, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -288,25 +297,33 @@ function q4GemvF32(
     const e0 = <usize>n * <usize>K;
     let acc = f32x4.splat(0);
     let k: usize = 0;
-    while (k < <usize>K) {
-      const b = <i32>((e0 + k) / bs);
-      const end = min(<usize>K, <usize>(b + 1) * bs - e0);
+    let b = <i32>(e0 / bs);
+    let end = min(<usize>K, <usize>(b + 1) * bs - e0);
+    for (; k < <usize>K; b++, end = min(<usize>K, end + bs)) {
       let s0 = f32x4.splat(0), s1 = s0;
-      for (; k < end; k += 16) {
-        const bytes = v128.load64_zero(packed + ((e0 + k) >> 1));
-        const hi = v128.and(i16x8.shr_u(bytes, 4), nibble);
-        const lo = v128.and(bytes, nibble);
-        const c = i8x16.shuffle(hi, lo, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const b0 = swz(p0, c), b1 = swz(p1, c), b2 = swz(p2, c), b3 = swz(p3, c);
-        const u0 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const u1 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const v0 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        const xp = x + (k << 2);
+      for (; k < end; k += 32) {
+        const bytes = v128.load(packed + ((e0 + k) >> 1));
+        const xp = xd + (k << 2);
+        let c = v128.and(i16x8.shr_u(bytes, 4), nibble); // even elements
+        let b0 = swz(p0, c), b1 = swz(p1, c), b2 = swz(p2, c), b3 = swz(p3, c);
+        let u0 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let u1 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let v0 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         s0 = f32x4.add(s0, f32x4.mul(v128.load(xp), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11)));
         s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 16), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15)));
         s0 = f32x4.add(s0, f32x4.mul(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11)));
         s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15)));
+        c = v128.and(bytes, nibble); // odd elements
+        b0 = swz(p0, c); b1 = swz(p1, c); b2 = swz(p2, c); b3 = swz(p3, c);
+        u0 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        u1 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        v0 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        s0 = f32x4.add(s0, f32x4.mul(v128.load(xp, 64), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11)));
+        s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 80), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15)));
+        s0 = f32x4.add(s0, f32x4.mul(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11)));
+        s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15)));
       }
       const am = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
       acc = f32x4.add(acc, f32x4.mul(f32x4.add(s0, s1), am));
@@ -325,8 +342,8 @@ export function q4Gemm(
   const nested = (flags & Q4_NESTED) != 0;
   const kind = (flags >> Q4_KIND_SHIFT) & 3;
   const n0 = shareLo(tid, nth, N, NB), n1 = shareLo(tid + 1, nth, N, NB);
-  if (T == 1 && kind == 0) {
-    q4GemvF32(x, packed, absmax, map, nested, nestedAbsmax, nestedMap, offset, (flags & Q4_BIAS) != 0 ? bias : 0, out, K, blocksize, n0, n1);
+  if (T == 1 && kind == 0 && (K & 31) == 0) {
+    q4GemvF32(x, w, packed, absmax, map, nested, nestedAbsmax, nestedMap, offset, (flags & Q4_BIAS) != 0 ? bias : 0, out, K, blocksize, n0, n1);
     return;
   }
   const kc = min(K, KC);
