@@ -76,5 +76,5 @@ export async function toBackend(t: Tensor, name: string): Promise<Tensor> {
   const raw = await ENGINE.backendOf(t).read(t.dataId, t.size, t.dtype);
   return ENGINE.makeTensor(raw, t.shape, t.dtype, target);
 }
-export * from './models/nn/index.js';
+export * from './models/index.js';
 export * from './models/quant/index.js';

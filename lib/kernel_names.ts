@@ -66,8 +66,9 @@ export const WriteSlice = 'WriteSlice';
 export const ScatterRows = 'ScatterRows';
 /**
  * Fused attention kernels: inputs [q (B,H,L,E), k (B,Hkv,S,E), v (B,Hkv,S,Ev), mask?]; attrs
- * { scale, causal: 'none'|'upperLeft'|'lowerRight', enableGqa, hasMask, returnLse } → out (B,H,L,Ev)
- * in q's dtype, or [out, lse (B,H,L) float32] with returnLse.
+ * { scale, causal: 'none'|'upperLeft'|'lowerRight', enableGqa, hasMask, returnLse, kvLength } → out
+ * (B,H,L,Ev) in q's dtype, or [out, lse (B,H,L) float32] with returnLse. Only the first `kvLength`
+ * key positions take part (k/v may hold more: a cache); the mask's last axis spans kvLength.
  */
 export const SdpaFlash = 'SdpaFlash';
 export const SdpaEfficient = 'SdpaEfficient';

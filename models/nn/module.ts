@@ -11,8 +11,55 @@ import { isLinearWeight, type LinearWeight } from './weight.js';
 /** A parameter: a plain tensor, or a Linear weight that may be quantized. */
 export type Parameter = Tensor | LinearWeight;
 
+/**
+ * A parameter a module declares before its value exists (modules are built from a config, then
+ * a loader fills them from a checkpoint). `linear` marks a Linear weight [out, in], which the
+ * loader may store quantized; `tiedTo` names the parameter it aliases when absent from a file.
+ */
+export interface ParamSpec {
+  readonly shape: readonly number[];
+  readonly linear: boolean;
+  readonly tiedTo?: string;
+}
+
+/** One declared parameter with its full dotted name and where to put its value. */
+export interface DeclaredParameter {
+  name: string;
+  spec: ParamSpec;
+  module: Module;
+  field: string;
+}
+
 /** Base class of every layer and model. */
 export abstract class Module {
+  /** Parameters declared by field name (filled later by `setParameter`). Not a child or parameter itself. */
+  declare private paramSpecs?: Map<string, ParamSpec>;
+
+  /** Declares a parameter field that a loader will fill (see ParamSpec). */
+  protected declareParameter(field: string, shape: readonly number[], opts: { linear?: boolean; tiedTo?: string } = {}): void {
+    if (!this.paramSpecs) Object.defineProperty(this, 'paramSpecs', { value: new Map(), enumerable: false });
+    this.paramSpecs!.set(field, { shape: shape.slice(), linear: !!opts.linear, tiedTo: opts.tiedTo });
+  }
+
+  /** The spec of a declared field, if any. */
+  parameterSpec(field: string): ParamSpec | undefined {
+    return this.paramSpecs?.get(field);
+  }
+
+  /** Every declared parameter of the tree, loaded or not, with its dotted name. */
+  declaredParameters(prefix = ''): DeclaredParameter[] {
+    const out: DeclaredParameter[] = [];
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [field, spec] of m.paramSpecs ?? []) out.push({ name: path ? `${path}.${field}` : field, spec, module: m, field });
+    }
+    return out;
+  }
+
+  /** Sets a parameter field (a loader's entry point; a Linear wraps a plain tensor as a dense weight). */
+  setParameter(field: string, value: Parameter): void {
+    (this as unknown as Record<string, Parameter>)[field] = value;
+  }
+
   /** Child modules, in field order; arrays of modules become `name.0`, `name.1`, … */
   namedChildren(): [string, Module][] {
     const out: [string, Module][] = [];
@@ -64,10 +111,13 @@ export abstract class Module {
     const seen = new Set<unknown>();
     let bytes = 0;
     for (const [, p] of this.namedParameters()) {
-      const key = p instanceof Tensor ? p.dataId : p;
+      // A tied head's dense weight shares the embedding's storage: count it once.
+      const inner = (p as unknown as { tensor?: unknown }).tensor;
+      const t = p instanceof Tensor ? p : inner instanceof Tensor ? inner : null;
+      const key = t ? t.dataId : p;
       if (seen.has(key)) continue;
       seen.add(key);
-      bytes += p instanceof Tensor ? p.size * bytesPerElement(p.dtype) : p.byteSize();
+      bytes += t ? t.size * bytesPerElement(t.dtype) : (p as LinearWeight).byteSize();
     }
     return bytes;
   }

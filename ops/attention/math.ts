@@ -11,7 +11,7 @@ import { fromStorage, zeros } from '../creation.js';
 import { add, cast, equal, less, mul, where } from '../elementwise.js';
 import { matmul } from '../linalg.js';
 import { max, softmax } from '../reduce.js';
-import { repeatInterleave } from '../shape_ops.js';
+import { repeatInterleave, slice } from '../shape_ops.js';
 import { mathScoreBytes, sdpaReasons } from './eligibility.js';
 import type { SdpaParams } from './params.js';
 
@@ -40,6 +40,11 @@ export function mathAttention(p: SdpaParams, returnWeights = false): { output: T
     const f32 = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
     let k = f32(p.k);
     let v = f32(p.v);
+    if (p.S < p.SAlloc) {
+      const begin = new Array<number>(p.rank).fill(0);
+      k = slice(k, begin, [...k.shape.slice(0, -2), p.S, p.E]);
+      v = slice(v, begin, [...v.shape.slice(0, -2), p.S, p.Ev]);
+    }
     if (p.enableGqa && p.Hq !== p.Hkv) {
       k = repeatInterleave(k, p.Hq / p.Hkv, p.rank - 3);
       v = repeatInterleave(v, p.Hq / p.Hkv, p.rank - 3);

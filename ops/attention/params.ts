@@ -31,6 +31,12 @@ export interface SdpaOptions {
   enableGqa?: boolean;
   /** Seed for dropout (math implementation). */
   seed?: number;
+  /**
+   * Attend only to the first `kvLength` key/value positions (default: all S). Lets a
+   * pre-allocated KV cache be passed whole, without copying its filled prefix. Masks and causal
+   * alignment refer to these positions.
+   */
+  kvLength?: number;
 }
 
 /** Validated SDPA arguments. Sizes refer to the (…, H, L, E) layout; `batch` is the broadcast leading shape. */
@@ -44,7 +50,10 @@ export interface SdpaParams {
   readonly Hq: number;
   readonly Hkv: number;
   readonly L: number;
+  /** Key positions attended (kvLength, or all of them). */
   readonly S: number;
+  /** Key positions allocated in key/value (≥ S); the stride between heads. */
+  readonly SAlloc: number;
   readonly E: number;
   readonly Ev: number;
   readonly scale: number;
@@ -78,10 +87,17 @@ export function validateSdpa(query: Tensor, key: Tensor, value: Tensor, opts: Sd
   const r = q.rank;
   const L = q.shape[r - 2];
   const E = q.shape[r - 1];
-  const S = k.shape[r - 2];
+  const SAlloc = k.shape[r - 2];
+  let S = SAlloc;
+  if (opts.kvLength !== undefined) {
+    if (!Number.isInteger(opts.kvLength) || opts.kvLength < 0 || opts.kvLength > SAlloc) {
+      throw new ArgumentError(`${op}: 'kvLength' must be an integer in [0, ${SAlloc}] (key positions), got ${opts.kvLength}`);
+    }
+    S = opts.kvLength;
+  }
   const Ev = v.shape[r - 1];
   if (k.shape[r - 1] !== E) throw new ShapeError(`${op}: query's last dimension (E) is ${E} but key's is ${k.shape[r - 1]}; they must match`);
-  if (v.shape[r - 2] !== S) throw new ShapeError(`${op}: key has ${S} positions (S) but value has ${v.shape[r - 2]}; they must match`);
+  if (v.shape[r - 2] !== SAlloc) throw new ShapeError(`${op}: key has ${SAlloc} positions (S) but value has ${v.shape[r - 2]}; they must match`);
   if (k.shape.slice(0, -2).some((d, i) => d !== v.shape[i])) {
     throw new ShapeError(`${op}: key [${k.shape}] and value [${v.shape}] must have the same batch and head dimensions`);
   }
@@ -127,7 +143,7 @@ export function validateSdpa(query: Tensor, key: Tensor, value: Tensor, opts: Sd
   }
   const outHeads = r >= 3 ? [Math.max(Hq, Hkv)] : [];
   return {
-    q, k, v, mask, rank: r, batch, Hq, Hkv, L, S, E, Ev, scale, dropoutP,
+    q, k, v, mask, rank: r, batch, Hq, Hkv, L, S, SAlloc, E, Ev, scale, dropoutP,
     causal: opts.isCausal ? variant : 'none',
     enableGqa, dtype: q.dtype, seed: opts.seed,
     outShape: [...batch, ...outHeads, L, Ev],

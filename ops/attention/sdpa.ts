@@ -83,7 +83,7 @@ export function runSdpa(impl: SDPBackend, p: SdpaParams, returnLse = false): { o
   counts[impl]++;
   if (impl === SDPBackend.MATH) return mathAttention(p);
   const inputs = p.mask ? [p.q, p.k, p.v, p.mask] : [p.q, p.k, p.v];
-  const attrs = { scale: p.scale, causal: p.causal, enableGqa: p.enableGqa, hasMask: !!p.mask, returnLse };
+  const attrs = { scale: p.scale, causal: p.causal, enableGqa: p.enableGqa, hasMask: !!p.mask, returnLse, kvLength: p.S };
   const out = ENGINE.runKernel(SDPA_KERNELS[impl], inputs, attrs);
   if (Array.isArray(out)) return { output: out[0], lse: out[1] };
   return { output: out };

@@ -237,3 +237,28 @@ describe('flashAttnVarlen equals the padded batch on real tokens', () => {
     q.dispose();
   });
 });
+
+describe('kvLength: attending a prefix of a pre-allocated cache', () => {
+  it('equals sdpa on the sliced keys/values, for every eligible implementation and with a mask', async () => {
+    const { slice, ones } = await import('flashtensor');
+    for (const dtype of ['float32', 'float16'] as const) {
+      const q = cast(randn([2, 4, 3, 16], { seed: 21 }), dtype);
+      const kc = cast(randn([2, 2, 20, 16], { seed: 22 }), dtype); // capacity 20, 11 filled
+      const vc = cast(randn([2, 2, 20, 16], { seed: 23 }), dtype);
+      const k = slice(kc, [0, 0, 0, 0], [2, 2, 11, 16]);
+      const v = slice(vc, [0, 0, 0, 0], [2, 2, 11, 16]);
+      const mask = ones([2, 1, 1, 11], 'bool');
+      for (const opts of [{ isCausal: true, causalVariant: 'lowerRight' as const }, { attnMask: mask }]) {
+        const want = await sdpaKernel(['MATH'], () => sdpa(q, k, v, { ...opts, enableGqa: true })).data();
+        const eligible = explainSdpa(q, kc, vc, { ...opts, enableGqa: true, kvLength: 11 }).filter((e) => e.eligible).map((e) => e.backend);
+        expect(eligible.length).to.be.at.least(2);
+        for (const impl of eligible) {
+          const got = await sdpaKernel([impl], () => sdpa(q, kc, vc, { ...opts, enableGqa: true, kvLength: 11 })).data();
+          expect(maxDiff(got, want), `${dtype} ${impl}`).to.be.below(dtype === 'float16' ? 2e-3 : 1e-6);
+        }
+      }
+      expect(() => sdpa(q, kc, vc, { kvLength: 21, enableGqa: true })).to.throw(/'kvLength' must be an integer in \[0, 20\]/);
+      dispose([q, kc, vc, k, v, mask]);
+    }
+  });
+});

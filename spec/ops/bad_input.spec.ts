@@ -181,6 +181,9 @@ describe('ops: bad input (every op)', () => {
       // Quantization: code tables, encoders, JSON and config helpers, state disposal (spec/quant).
       'codeTable', 'dynamicMapSigned', 'encodeFp4', 'encodeNf4', 'rne', 'pyFloat', 'pyFloatRepr', 'pyJsonDumps', 'isSkippedModule',
       'linearFormatFromKeys', 'quantStateJson', 'configJsonString', 'withQuantizationConfig', 'disposeInt8State', 'disposeQuant4State',
+      // Model-level functions, not tensor ops (spec/models/).
+      'alibiSlopes', 'bundledModelDir', 'createStreamDecoder', 'defaultInvFreq', 'llama3InvFreq', 'generate', 'generationStats',
+      'parseFalconConfig', 'parseLlamaConfig', 'parseOPTConfig',
     ]);
     // Ops whose bad-input cases live in their own specs.
     const coveredElsewhere = new Set([

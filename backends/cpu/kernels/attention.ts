@@ -80,10 +80,11 @@ function maskStrides(mask: TensorInfo): number[] {
   return full.map((_, i) => (shape[i] === 1 ? 0 : str[i]));
 }
 
-function fused(inputs: readonly TensorInfo[], attrs: { scale: number; causal: string; hasMask: boolean; returnLse: boolean }, cpu: CpuBackend) {
+function fused(inputs: readonly TensorInfo[], attrs: { scale: number; causal: string; hasMask: boolean; returnLse: boolean; kvLength?: number }, cpu: CpuBackend) {
   const [qi, ki, vi] = inputs;
   const [B, Hq, L, E] = qi.shape;
-  const [, Hkv, S] = ki.shape;
+  const [, Hkv, SAlloc] = ki.shape;
+  const S = attrs.kvLength ?? SAlloc;
   const Ev = vi.shape[3];
   const out = cpu.makeOutput([B, Hq, L, Ev], qi.dtype);
   const lseOut = attrs.returnLse ? cpu.makeOutput([B, Hq, L], 'float32') : null;
@@ -103,8 +104,8 @@ function fused(inputs: readonly TensorInfo[], attrs: { scale: number; causal: st
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < Hq; h++) {
         const g = Math.floor((h * Hkv) / Hq); // kv head of query head h (repeat-interleave)
-        job.kOff = ((b * Hkv + g) * S) * E;
-        job.vOff = ((b * Hkv + g) * S) * Ev;
+        job.kOff = ((b * Hkv + g) * SAlloc) * E;
+        job.vOff = ((b * Hkv + g) * SAlloc) * Ev;
         for (let i = 0; i < L; i++) {
           job.qOff = ((b * Hq + h) * L + i) * E;
           job.oOff = ((b * Hq + h) * L + i) * Ev;
