@@ -431,3 +431,92 @@ function tile1(x: usize, xp: usize, w: usize, y: usize, yp: usize, T: i32, len: 
   const ab = f32x4.add(ab0, ab1), cd = f32x4.add(cd0, cd1);
   return f32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
 }
+
+// ------------------------------------------------------------------------- int8 activations
+
+/**
+ * float32 → nearest float16 value, as float32, four lanes (round half to even; beyond 65504 → ±inf;
+ * NaN stays NaN). Normal range: round the mantissa to 10 bits on the bits; subnormal range
+ * (|x| < 2⁻¹⁴): adding and subtracting 0.5 rounds to a multiple of 2⁻²⁴, float16's spacing there.
+ */
+// @ts-ignore: decorator
+@inline function roundF16x4(x: v128): v128 {
+  const sign = v128.and(x, i32x4.splat(0x80000000));
+  const a = v128.and(x, i32x4.splat(0x7fffffff));
+  const lsb = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
+  let nrm = v128.and(i32x4.add(i32x4.add(a, i32x4.splat(0xfff)), lsb), i32x4.splat(0xffffe000));
+  nrm = v128.bitselect(i32x4.splat(0x7f800000), nrm, i32x4.gt_s(nrm, i32x4.splat(0x477fe000))); // > 65504 → inf
+  const half = f32x4.splat(0.5);
+  const sub = f32x4.sub(f32x4.add(a, half), half);
+  let r = v128.bitselect(sub, nrm, f32x4.lt(a, f32x4.splat(6.103515625e-5))); // 2^-14
+  r = v128.bitselect(a, r, i32x4.gt_s(a, i32x4.splat(0x7f800000))); // NaN
+  return v128.or(r, sign);
+}
+
+/**
+ * LLM.int8 activation quantization, pass 1, rows [t0, t1) of share tid: x float32 [T, K] is rounded
+ * to float16; columns holding any |x16| ≥ threshold get flag 1 (u8 [K], shared; threshold > 0);
+ * SCA[t] = max |x16| over the row's non-outlier elements.
+ */
+export function int8RowStats(tid: i32, nth: i32, x: usize, T: i32, K: i32, threshold: f32, flags: usize, sca: usize): void {
+  const t0 = shareLo(tid, nth, T, 1), t1 = shareLo(tid + 1, nth, T, 1);
+  const thr = f32x4.splat(threshold);
+  const useThr = threshold > 0;
+  const k4 = K & ~3;
+  for (let t = t0; t < t1; t++) {
+    const row = x + ((<usize>t * <usize>K) << 2);
+    let m = f32x4.splat(0);
+    for (let k = 0; k < k4; k += 4) {
+      const a = v128.and(roundF16x4(v128.load(row + (<usize>k << 2))), i32x4.splat(0x7fffffff));
+      if (useThr) {
+        const out = f32x4.ge(a, thr);
+        if (v128.any_true(out)) {
+          if (i32x4.extract_lane(out, 0)) store<u8>(flags + <usize>k, 1);
+          if (i32x4.extract_lane(out, 1)) store<u8>(flags + <usize>k + 1, 1);
+          if (i32x4.extract_lane(out, 2)) store<u8>(flags + <usize>k + 2, 1);
+          if (i32x4.extract_lane(out, 3)) store<u8>(flags + <usize>k + 3, 1);
+        }
+        m = f32x4.pmax(m, v128.andnot(a, out)); // pmax(m, v) = m < v ? v : m: a NaN v leaves m
+      } else {
+        m = f32x4.pmax(m, a);
+      }
+    }
+    let mm = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    for (let k = k4; k < K; k++) {
+      const a = abs(f32x4.extract_lane(roundF16x4(f32x4.splat(load<f32>(row + (<usize>k << 2)))), 0));
+      if (useThr && a >= threshold) store<u8>(flags + <usize>k, 1);
+      else if (a > mm) mm = a;
+    }
+    store<f32>(sca + (<usize>t << 2), mm);
+  }
+}
+
+/**
+ * Pass 2, rows of share tid: CA[t, k] = rne(f32(x16 · f32(127 / SCA[t]))) as int8, 0 in flagged
+ * columns and in rows with SCA = 0.
+ */
+export function int8RowQuant(tid: i32, nth: i32, x: usize, T: i32, K: i32, flags: usize, sca: usize, ca: usize): void {
+  const t0 = shareLo(tid, nth, T, 1), t1 = shareLo(tid + 1, nth, T, 1);
+  const k8 = K & ~7;
+  for (let t = t0; t < t1; t++) {
+    const row = x + ((<usize>t * <usize>K) << 2);
+    const dst = ca + <usize>t * <usize>K;
+    const m = load<f32>(sca + (<usize>t << 2));
+    if (m == 0) {
+      for (let k = 0; k < K; k++) store<i8>(dst + <usize>k, 0);
+      continue;
+    }
+    const s = f32x4.splat(<f32>(<f32>127 / m));
+    for (let k = 0; k < k8; k += 8) {
+      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(roundF16x4(v128.load(row + (<usize>k << 2))), s)));
+      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(roundF16x4(v128.load(row + (<usize>k << 2), 16)), s)));
+      const q = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.splat(0));
+      const keep = v128.load64_zero(flags + <usize>k); // 1 = outlier column
+      v128.store64_lane(dst + <usize>k, v128.andnot(q, i8x16.ne(keep, i8x16.splat(0))), 0);
+    }
+    for (let k = k8; k < K; k++) {
+      const h = f32x4.extract_lane(roundF16x4(f32x4.splat(load<f32>(row + (<usize>k << 2)))), 0);
+      store<i8>(dst + <usize>k, load<u8>(flags + <usize>k) ? 0 : <i8>(<i32>nearest(<f32>(h * f32x4.extract_lane(s, 0)))));
+    }
+  }
+}
