@@ -50,6 +50,8 @@ export class Int8Weight implements LinearWeight {
   recordOutliers = false;
   private copies: OutlierCopies | null = null;
   private fp16Weight: Tensor | null = null;
+  /** int32 [K] 0…K−1, with `fp16Weight`: every column has a 16-bit copy. */
+  private allCols: Tensor | null = null;
 
   /** Wraps an int8 state (the weight owns its tensors from now on). */
   constructor(readonly state: Int8State, opts: Int8WeightOptions = {}) {
@@ -63,7 +65,10 @@ export class Int8Weight implements LinearWeight {
   /** Quantizes a float weight [out, in] row-wise (through float16, as bitsandbytes). */
   static fromFloat(weight: Tensor, opts: Int8FromFloatOptions = {}): Int8Weight {
     const w = new Int8Weight(quantizeInt8Rowwise(weight), opts);
-    if (opts.hasFp16Weights) w.fp16Weight = cast(weight, 'float16');
+    if (opts.hasFp16Weights) {
+      w.fp16Weight = cast(weight, 'float16');
+      w.allCols = fromStorage(Int32Array.from({ length: w.inFeatures }, (_, i) => i), [w.inFeatures], 'int32');
+    }
     else if (opts.outlierColumns?.length) w.setOutlierCopies(weight, opts.outlierColumns);
     return w;
   }
@@ -113,25 +118,13 @@ export class Int8Weight implements LinearWeight {
 
   /** LLM.int8 forward with the bias fused into the int8 part (added once, before its float16 rounding). */
   linear(x: Tensor, bias: Tensor | null): Tensor {
-    let outlierCols: Tensor | null = this.copies?.cols ?? null;
-    let outlierWeight: Tensor | null = this.copies?.weight ?? null;
-    let all: Tensor | null = null;
-    if (this.fp16Weight) {
-      all = fromStorage(Int32Array.from({ length: this.inFeatures }, (_, i) => i), [this.inFeatures], 'int32');
-      outlierCols = all;
-      outlierWeight = this.fp16Weight;
-    }
-    try {
-      return int8Linear(x, this.state, {
-        threshold: this.threshold,
-        bias,
-        outlierCols,
-        outlierWeight,
-        onOutliers: this.recordOutliers ? (c) => c.dataSync().forEach((k) => this.observedOutliers.add(k)) : undefined,
-      });
-    } finally {
-      all?.dispose();
-    }
+    return int8Linear(x, this.state, {
+      threshold: this.threshold,
+      bias,
+      outlierCols: this.fp16Weight ? this.allCols : (this.copies?.cols ?? null),
+      outlierWeight: this.fp16Weight ?? this.copies?.weight ?? null,
+      onOutliers: this.recordOutliers ? (c) => c.dataSync().forEach((k) => this.observedOutliers.add(k)) : undefined,
+    });
   }
 
   dequantize(dtype: DType = 'float32'): Tensor {
@@ -146,7 +139,7 @@ export class Int8Weight implements LinearWeight {
   /** Everything stored: codes, row scales, the format byte, and any float16 copies. */
   byteSize(): number {
     let n = this.state.weight.size + this.state.scb.size * 4 + this.weightFormat.size;
-    for (const t of [this.copies?.cols, this.copies?.weight, this.fp16Weight]) if (t) n += t.size * bytesPerElement(t.dtype);
+    for (const t of [this.copies?.cols, this.copies?.weight, this.fp16Weight, this.allCols]) if (t) n += t.size * bytesPerElement(t.dtype);
     return n;
   }
 
@@ -155,5 +148,6 @@ export class Int8Weight implements LinearWeight {
     this.weightFormat.dispose();
     this.clearOutlierCopies();
     this.fp16Weight?.dispose();
+    this.allCols?.dispose();
   }
 }

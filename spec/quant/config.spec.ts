@@ -186,7 +186,7 @@ describe('quant/quantizeModel', () => {
     const q = i8.layers[0].up_proj.weight as Int8Weight;
     expect(q.threshold).to.equal(3.5);
     expect(q.hasFp16Weights).to.equal(true);
-    expect(q.byteSize()).to.equal(16 * 8 + 16 * 4 + 1 + 16 * 8 * 2);
+    expect(q.byteSize()).to.equal(16 * 8 + 16 * 4 + 1 + 16 * 8 * 2 + 8 * 4);
     m.dispose();
     i8.dispose();
   });
