@@ -11,33 +11,17 @@
  */
 
 import type { Backend, DataId } from '../backend.js';
-import { assertDType, bytesPerElement, storageCtor, type DType, type StorageArray } from '../dtype.js';
+import { assertDType, bytesPerElement, type DType, type StorageArray } from '../dtype.js';
 import { allocStorage, ENGINE } from '../engine.js';
 import { SafetensorsError } from '../errors.js';
-import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from '../float16.js';
 import type { Tensor } from '../tensor.js';
+import { fill, type Transfer } from './convert.js';
 import { LOAD_DTYPE, parseHeader, parseHeaderLength, setOwn, show, type SafetensorsEntry } from './format.js';
-import { nodeModules, yieldToEventLoop } from './node.js';
+import { nodeModules } from './node.js';
+import { bufferSource, fileSource, readFully, type SafetensorsSource } from './source.js';
 
-/**
- * Random-access bytes: a file, a buffer, a browser `Blob`, an HTTP range reader… Anything with a
- * size and a positioned read can be opened with `openSafetensors`.
- */
-export interface SafetensorsSource {
-  /** Total size in bytes. */
-  readonly size: number;
-  /** Name used in error messages (a path, a URL). */
-  readonly name?: string;
-  /** Reads up to `dst.length` bytes from `position` into `dst`; resolves to how many were read (0 at the end). */
-  read(dst: Uint8Array, position: number): Promise<number>;
-  /**
-   * Optional synchronous read. When present, tensors are read straight into CPU heap memory even
-   * when that memory is not shared (a grow could otherwise move it under a pending async read).
-   */
-  readSync?(dst: Uint8Array, position: number): number;
-  /** Releases the source (closes the file). */
-  close?(): void | Promise<void>;
-}
+export type { SafetensorsSource };
+
 
 /** Options for `openSafetensors`. */
 export interface SafetensorsOpenOptions {
@@ -109,59 +93,6 @@ export function hostViewBackend(b: Backend): HostViewBackend | null {
 /** True when memory behind `buf` can never move or detach (so an async read into it is safe). */
 export function isStableBuffer(buf: ArrayBufferLike): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
-}
-
-// ------------------------------------------------------------------------------------ sources
-
-function bufferSource(bytes: Uint8Array, name: string): SafetensorsSource {
-  const copy = (dst: Uint8Array, position: number) => {
-    const n = Math.max(0, Math.min(dst.length, bytes.length - position));
-    dst.set(bytes.subarray(position, position + n));
-    return n;
-  };
-  return { size: bytes.length, name, read: async (dst, p) => copy(dst, p), readSync: copy };
-}
-
-async function fileSource(path: string, what: string): Promise<SafetensorsSource> {
-  const { fs } = await nodeModules(what);
-  const fh = await fs.promises.open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    return {
-      size,
-      name: path,
-      read: async (dst, position) => (await fh.read(dst, 0, dst.length, position)).bytesRead,
-      readSync: (dst, position) => fs.readSync(fh.fd, dst, 0, dst.length, position),
-      close: () => fh.close(),
-    };
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
-}
-
-async function readFully(src: SafetensorsSource, dst: Uint8Array, position: number, what: string): Promise<void> {
-  let got = 0;
-  while (got < dst.length) {
-    const n = await src.read(dst.subarray(got), position + got);
-    if (n <= 0) throw truncated(src, dst.length, got, position, what);
-    got += n;
-  }
-}
-
-function readFullySync(src: SafetensorsSource, dst: Uint8Array, position: number, what: string): void {
-  let got = 0;
-  while (got < dst.length) {
-    const n = src.readSync!(dst.subarray(got), position + got);
-    if (n <= 0) throw truncated(src, dst.length, got, position, what);
-    got += n;
-  }
-}
-
-function truncated(src: SafetensorsSource, want: number, got: number, position: number, what: string): SafetensorsError {
-  return new SafetensorsError(
-    `safetensors '${src.name ?? '<source>'}': ${what}: the file ended after ${got} of ${want} bytes at offset ${position} (was it truncated or changed while open?)`,
-  );
 }
 
 // ------------------------------------------------------------------------------------ handle
@@ -309,158 +240,6 @@ export class SafetensorsFile {
 }
 
 // ------------------------------------------------------------------------------------ transfer
-
-interface Transfer {
-  src: SafetensorsSource;
-  position: number;
-  where: string;
-  chunk: number;
-  done: number;
-  total: number;
-  onProgress?: (bytesDone: number, bytesTotal: number) => void;
-  signal?: AbortSignal;
-}
-
-function progress(ctx: Transfer, n: number): void {
-  ctx.done += n;
-  ctx.onProgress?.(ctx.done, ctx.total);
-}
-
-/** Raw copies: the stored bytes are already the target dtype's storage. */
-function isRawCopy(stored: string, dtype: DType): boolean {
-  return (LOAD_DTYPE[stored] === dtype && stored !== 'F64' && stored !== 'I64') || (stored === 'BOOL' && dtype === 'uint8');
-}
-
-/**
- * Moves a tensor's bytes from the source into its storage. `dst(byteOffset, byteLength)` returns
- * a fresh view of the target bytes; `stable` says an async read may write into such a view.
- */
-async function fill(
-  ctx: Transfer,
-  stored: string,
-  dtype: DType,
-  size: number,
-  bpe: number,
-  dst: (byteOffset: number, byteLength: number) => Uint8Array,
-  stable: boolean,
-): Promise<void> {
-  const { src, position, where, chunk } = ctx;
-  if (isRawCopy(stored, dtype)) {
-    const length = size * bpe;
-    let tmp: Uint8Array | undefined;
-    for (let o = 0; o < length; o += chunk) {
-      ctx.signal?.throwIfAborted();
-      const n = Math.min(chunk, length - o);
-      if (stable) {
-        await readFully(src, dst(o, n), position + o, where);
-      } else if (src.readSync) {
-        if (o > 0) await yieldToEventLoop();
-        readFullySync(src, dst(o, n), position + o, where);
-      } else {
-        tmp ??= new Uint8Array(Math.min(chunk, length));
-        await readFully(src, tmp.subarray(0, n), position + o, where);
-        dst(o, n).set(tmp.subarray(0, n));
-      }
-      progress(ctx, n);
-    }
-    return;
-  }
-  // Conversion through one chunk buffer of whole source elements.
-  const sbpe = STORED_BYTES[stored];
-  const per = Math.max(1, Math.floor(chunk / sbpe));
-  const tmp = new Uint8Array(Math.min(per, size) * sbpe);
-  for (let i = 0; i < size; i += per) {
-    ctx.signal?.throwIfAborted();
-    const n = Math.min(per, size - i);
-    const part = tmp.subarray(0, n * sbpe);
-    await readFully(src, part, position + i * sbpe, where);
-    const out = dst(i * bpe, n * bpe);
-    convert(part, stored, typedView(out, dtype, n), dtype, i, where);
-    progress(ctx, n * sbpe);
-  }
-}
-
-const STORED_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I8: 1, U8: 1, BOOL: 1 };
-
-function typedView(bytes: Uint8Array, dtype: DType, n: number): StorageArray {
-  return new (storageCtor(dtype))(bytes.buffer as ArrayBuffer, bytes.byteOffset, n) as StorageArray;
-}
-
-/**
- * Converts `n` stored elements (`src`, whose byteOffset is 0) into `out` (target storage).
- * `base` is the index of the first element, for error messages.
- */
-function convert(src: Uint8Array, stored: string, out: StorageArray, dtype: DType, base: number, where: string): void {
-  const n = out.length;
-  const buf = src.buffer;
-  if (stored === 'I64') {
-    const w = new Int32Array(buf, 0, 2 * n);
-    if (dtype === 'int32') {
-      for (let i = 0; i < n; i++) {
-        const lo = w[2 * i];
-        if (w[2 * i + 1] !== lo >> 31) throw i64Overflow(src, i, base, 'int32', where);
-        out[i] = lo;
-      }
-      return;
-    }
-    const vals = new Float64Array(n);
-    for (let i = 0; i < n; i++) vals[i] = w[2 * i + 1] * 4294967296 + (w[2 * i] >>> 0);
-    store(vals, false, out, dtype, base, where, (i) => String(new BigInt64Array(buf, i * 8, 1)[0]));
-    return;
-  }
-  let vals: ArrayLike<number>;
-  let fromFloat = true;
-  switch (stored) {
-    case 'F64': vals = new Float64Array(buf, 0, n); break;
-    case 'F32': vals = new Float32Array(buf, 0, n); break;
-    case 'F16': vals = decodeF16(new Uint16Array(buf, 0, n)); break;
-    case 'BF16': vals = decodeBf16(new Uint16Array(buf, 0, n)); break;
-    case 'I32': vals = new Int32Array(buf, 0, n); fromFloat = false; break;
-    case 'I8': vals = new Int8Array(buf, 0, n); fromFloat = false; break;
-    case 'U8': vals = new Uint8Array(buf, 0, n); fromFloat = false; break;
-    case 'BOOL': vals = new Uint8Array(buf, 0, n).map((x) => (x ? 1 : 0)); fromFloat = false; break;
-    default: throw new SafetensorsError(`${where}: cannot convert ${stored} to ${dtype}`);
-  }
-  store(vals, fromFloat, out, dtype, base, where, (i) => String(vals[i]));
-}
-
-const INT_RANGE: Partial<Record<DType, [number, number]>> = {
-  int32: [-2147483648, 2147483647], int8: [-128, 127], uint8: [0, 255],
-};
-
-function store(
-  vals: ArrayLike<number>,
-  fromFloat: boolean,
-  out: StorageArray,
-  dtype: DType,
-  base: number,
-  where: string,
-  showValue: (i: number) => string,
-): void {
-  const n = out.length;
-  switch (dtype) {
-    case 'float32': (out as Float32Array).set(vals); return;
-    case 'float16': encodeF16(vals, out as Uint16Array); return;
-    case 'bfloat16': encodeBf16(vals, out as Uint16Array); return;
-    case 'bool': for (let i = 0; i < n; i++) out[i] = vals[i] !== 0 ? 1 : 0; return;
-  }
-  const [lo, hi] = INT_RANGE[dtype]!;
-  for (let i = 0; i < n; i++) {
-    let v = vals[i];
-    if (fromFloat) v = Math.trunc(v);
-    if (!(v >= lo && v <= hi)) {
-      throw new SafetensorsError(
-        `${where}: element ${base + i} = ${showValue(i)} does not fit in ${dtype}${fromFloat ? ' (after truncation toward zero)' : ''}`,
-      );
-    }
-    out[i] = v;
-  }
-}
-
-function i64Overflow(src: Uint8Array, i: number, base: number, dtype: DType, where: string): SafetensorsError {
-  const v = new BigInt64Array(src.buffer, src.byteOffset + i * 8, 1)[0];
-  return new SafetensorsError(`${where}: I64 element ${base + i} = ${v} does not fit in ${dtype}`);
-}
 
 // ------------------------------------------------------------------------------------ opening
 
