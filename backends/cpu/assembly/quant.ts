@@ -26,6 +26,13 @@
   return f32x4.extract_lane(f32x4.add(s, i32x4.shuffle(s, s, 1, 0, 3, 2)), 0);
 }
 
+/** c + a·b: one fused instruction in the relaxed-SIMD build, mul then add otherwise. */
+// @ts-ignore: decorator
+@inline function fmadd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 /** float32 → float16 bits, round to nearest even (overflow → ±inf, NaN → quiet NaN). */
 function f32ToF16(x: f32): u32 {
   const b = reinterpret<u32>(x);
@@ -310,23 +317,23 @@ function q4GemvF32(
         let u1 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         let v0 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         let v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(xp), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11)));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 16), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15)));
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11)));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15)));
+        s0 = fmadd(v128.load(xp), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11), s0);
+        s1 = fmadd(v128.load(xp, 16), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15), s1);
+        s0 = fmadd(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s0);
+        s1 = fmadd(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s1);
         c = v128.and(bytes, nibble); // odd elements
         b0 = swz(p0, c); b1 = swz(p1, c); b2 = swz(p2, c); b3 = swz(p3, c);
         u0 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         u1 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         v0 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(xp, 64), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11)));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 80), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15)));
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11)));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15)));
+        s0 = fmadd(v128.load(xp, 64), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11), s0);
+        s1 = fmadd(v128.load(xp, 80), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15), s1);
+        s0 = fmadd(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s0);
+        s1 = fmadd(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s1);
       }
       const am = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.add(s0, s1), am));
+      acc = fmadd(f32x4.add(s0, s1), am, acc);
     }
     let y = hsumF(acc);
     if (bias != 0) y += load<f32>(bias + (<usize>n << 2));
@@ -384,13 +391,13 @@ function tile4(x: usize, xp: usize, w: usize, rp: usize, y: usize, yp: usize, T:
     for (let o: usize = 0; o < bytes; o += 16) {
       const p = v128.load(xa + o), q = v128.load(xb + o);
       let v = v128.load(w + o);
-      a0 = f32x4.add(a0, f32x4.mul(p, v)); c0 = f32x4.add(c0, f32x4.mul(q, v));
+      a0 = fmadd(p, v, a0); c0 = fmadd(q, v, c0);
       v = v128.load(w1 + o);
-      a1 = f32x4.add(a1, f32x4.mul(p, v)); c1 = f32x4.add(c1, f32x4.mul(q, v));
+      a1 = fmadd(p, v, a1); c1 = fmadd(q, v, c1);
       v = v128.load(w2 + o);
-      a2 = f32x4.add(a2, f32x4.mul(p, v)); c2 = f32x4.add(c2, f32x4.mul(q, v));
+      a2 = fmadd(p, v, a2); c2 = fmadd(q, v, c2);
       v = v128.load(w3 + o);
-      a3 = f32x4.add(a3, f32x4.mul(p, v)); c3 = f32x4.add(c3, f32x4.mul(q, v));
+      a3 = fmadd(p, v, a3); c3 = fmadd(q, v, c3);
     }
     const ya = y + <usize>t * yp, yb = ya + yp;
     v128.store(ya, f32x4.add(v128.load(ya), hsum4(a0, a1, a2, a3)));
@@ -401,10 +408,10 @@ function tile4(x: usize, xp: usize, w: usize, rp: usize, y: usize, yp: usize, T:
     let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
     for (let o: usize = 0; o < bytes; o += 16) {
       const p = v128.load(xa + o);
-      a0 = f32x4.add(a0, f32x4.mul(p, v128.load(w + o)));
-      a1 = f32x4.add(a1, f32x4.mul(p, v128.load(w1 + o)));
-      a2 = f32x4.add(a2, f32x4.mul(p, v128.load(w2 + o)));
-      a3 = f32x4.add(a3, f32x4.mul(p, v128.load(w3 + o)));
+      a0 = fmadd(p, v128.load(w + o), a0);
+      a1 = fmadd(p, v128.load(w1 + o), a1);
+      a2 = fmadd(p, v128.load(w2 + o), a2);
+      a3 = fmadd(p, v128.load(w3 + o), a3);
     }
     const ya = y + <usize>t * yp;
     v128.store(ya, f32x4.add(v128.load(ya), hsum4(a0, a1, a2, a3)));
@@ -417,7 +424,7 @@ function tile1(x: usize, xp: usize, w: usize, y: usize, yp: usize, T: i32, len: 
   for (let t = 0; t < T; t++) {
     const xa = x + <usize>t * xp;
     let a = f32x4.splat(0);
-    for (let o: usize = 0; o < bytes; o += 16) a = f32x4.add(a, f32x4.mul(v128.load(xa + o), v128.load(w + o)));
+    for (let o: usize = 0; o < bytes; o += 16) a = fmadd(v128.load(xa + o), v128.load(w + o), a);
     const p = y + <usize>t * yp;
     store<f32>(p, load<f32>(p) + hsumF(a));
   }
