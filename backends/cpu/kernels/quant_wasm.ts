@@ -1,5 +1,5 @@
 /**
- * The quantized kernels on WebAssembly (backends/cpu/assembly/quant.ts) with the worker pool:
+ * The quantized kernels on WebAssembly (backends/cpu/assembly/quant_int8.ts, quant_4bit.ts) with the worker pool:
  * LLM.int8 activation quantization and int8 × int8 product, and the 4-bit weight matmul. Each
  * returns null (having allocated nothing) when it does not apply, and the TypeScript reference
  * kernel runs instead.
