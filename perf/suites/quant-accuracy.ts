@@ -17,12 +17,12 @@ export const suite: PerfSuite = {
     const rows: ResultRow[] = [];
     for (const r of res) {
       rows.push({
-        name: `perplexity ${r.name}`, value: r.perplexity, unit: 'ppl',
+        name: `perplexity ${r.name} = ${r.perplexity.toFixed(4)}`, value: r.perplexity, unit: 'ppl',
         ...(r === base ? {} : { baseline: { name: 'fp32', value: base.perplexity }, ratio: r.perplexity / base.perplexity }),
       });
     }
     for (const r of res.slice(1)) {
-      rows.push({ name: `greedy agreement ${r.name}`, value: 100 * r.tokenAgreement, unit: '%', note: `${r.identical} of 8 continuations identical; mean matching prefix ${r.matchingPrefix.toFixed(1)} tokens` });
+      rows.push({ name: `greedy agreement ${r.name} (${r.identical}/8 identical)`, value: 100 * r.tokenAgreement, unit: '%', note: `${r.identical} of 8 continuations identical; mean matching prefix ${r.matchingPrefix.toFixed(1)} tokens` });
     }
     return { rows, meta: { table: quantAccuracyMarkdown(res) } };
   },
