@@ -4,8 +4,10 @@ import { ENGINE } from '../../lib/engine.js';
 import { CpuBackend } from './backend.js';
 import './kernels/attention.js';
 import './kernels/elementwise.js';
+import './kernels/int8.js';
 import './kernels/matmul.js';
 import './kernels/nn.js';
+import './kernels/quant4.js';
 import './kernels/reduce.js';
 import './kernels/transpose.js';
 
