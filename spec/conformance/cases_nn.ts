@@ -86,6 +86,7 @@ function topkCases(): OpCase[] {
   }
   out.push({ name: 'TopK ties and NaN', kernels: ['TopK'], inputs: [{ shape: [2, 6], dtype: 'float32', gen: { values: [1, NaN, 3, 3, -1, 3] } }], run: ([x]) => { const a = ft.topk(x, 4); const b = ft.topk(x, 3, { largest: false }); return [a.values, a.indices, b.values, b.indices]; } });
   out.push({ name: 'TopK vocab 5000 k=40 (selection)', kernels: ['TopK'], inputs: [{ shape: [2, 5000], dtype: 'float32' }], run: ([x]) => { const r = ft.topk(x, 40); return [r.values, r.indices]; } });
+  out.push({ name: 'TopK vocab 5000 k=300 smallest (global sort)', kernels: ['TopK'], inputs: [{ shape: [2, 5000], dtype: 'float16' }], run: ([x]) => { const r = ft.topk(x, 300, { largest: false }); return [r.values, r.indices]; } });
   out.push({ name: 'TopK full sort [1, 1000]', kernels: ['TopK'], inputs: [{ shape: [1, 1000], dtype: 'float32' }], run: ([x]) => { const r = ft.topk(x, 1000); return [r.values, r.indices]; } });
   return out;
 }
@@ -143,6 +144,29 @@ function attentionCases(): OpCase[] {
     name: 'SdpaFlash lowerRight L>S → empty rows', kernels: ['SdpaFlash'], tol: ATTN_TOL,
     inputs: qkv(1, 2, 2, 6, 3, 8, 8, 'float32'),
     run: (xs) => fusedKernel('SdpaFlash', xs, { scale: 0.35, causal: 'lowerRight', returnLse: true }),
+  });
+  // Decoding shapes (L ≤ 4, S ≥ 64) take the split-keys path.
+  for (const kernel of ['SdpaFlash', 'SdpaEfficient'] as const) {
+    for (const dtype of FLOATS) {
+      out.push({
+        name: `${kernel} ${dtype} decode L=1 S=200 GQA 8q/2kv (split keys)`, kernels: [kernel], tol: ATTN_TOL, inputs: qkv(2, 8, 2, 1, 200, 64, 64, dtype),
+        run: (xs) => fusedKernel(kernel, xs, { scale: 0.125, causal: 'lowerRight', returnLse: true }),
+      });
+    }
+    out.push({
+      name: `${kernel} f32 L=3 S=100 lowerRight, kvLength 90 (split keys)`, kernels: [kernel], tol: ATTN_TOL, inputs: qkv(1, 2, 2, 3, 100, 16, 16, 'float32'),
+      run: (xs) => fusedKernel(kernel, xs, { scale: 0.25, causal: 'lowerRight', kvLength: 90, returnLse: true }),
+    });
+  }
+  out.push({
+    name: 'SdpaEfficient decode with bool key-padding mask, Ev=7 f16 (split keys)', kernels: ['SdpaEfficient'], tol: ATTN_TOL,
+    inputs: [...qkv(2, 2, 2, 1, 70, 8, 7, 'float16'), { shape: [2, 1, 1, 70], dtype: 'bool' }],
+    run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.35, hasMask: true, returnLse: true }),
+  });
+  out.push({
+    name: 'SdpaEfficient decode fully masked row (split keys)', kernels: ['SdpaEfficient'], tol: ATTN_TOL,
+    inputs: [...qkv(1, 1, 1, 2, 80, 8, 8, 'float32'), { shape: [2, 80], dtype: 'bool', gen: { values: [0] } }],
+    run: (xs) => fusedKernel('SdpaEfficient', xs, { scale: 0.35, hasMask: true, returnLse: true }),
   });
   // A pre-allocated KV cache attended up to kvLength (the rest holds garbage that must not leak).
   for (const kernel of ['SdpaFlash', 'SdpaEfficient'] as const) {

@@ -45,26 +45,37 @@ export function useF16Tiles(gpu: WebGPUBackend, dtype: DType): boolean {
   return dtype === 'float16' && gpu.info.f16 && gpu.nativeF16;
 }
 
+/** Invocations sharing one decoding row in split mode: 16, fewer when the merge buffer would not fit. */
+function splitLanes(gpu: WebGPUBackend, Ev: number): number {
+  let n = 16;
+  while (n > 2 && n * (vec4s(Ev) * 16 + 8) + 16 > gpu.workgroupMemoryBudget) n >>= 1;
+  return n;
+}
+
+/** Decoding-sized calls (few query rows, many keys) run in split mode. */
+export const SPLIT_MAX_L = 4;
+export const SPLIT_MIN_S = 64;
+
 /** Rows per flash workgroup: 64, fewer when the packed row space is small (decode). */
 function rowsPerGroup(rows: number): number {
   return Math.max(8, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(rows, 1)))));
 }
 
 function config(
-  gpu: WebGPUBackend, mode: 'flash' | 'efficient', q: TensorInfo, E: number, Ev: number, extra: Partial<AttnConfig>, outDtype: DType, rows: number, work: number,
+  gpu: WebGPUBackend, mode: 'flash' | 'efficient' | 'split', q: TensorInfo, E: number, Ev: number, extra: Partial<AttnConfig>, outDtype: DType, rows: number, work: number,
 ): AttnConfig {
   const tileF16 = mode === 'flash' && useF16Tiles(gpu, q.dtype);
   return {
     mode, varlen: false, dtype: q.dtype, outDtype, E, Ev, aligned: E % 4 === 0 && Ev % 4 === 0, causal: false, maskDtype: null, returnLse: false,
-    BR: mode === 'flash' ? rowsPerGroup(rows) : 64, BC: mode === 'flash' ? flashBlock(gpu, E, Ev, tileF16) : 16, tileF16,
+    BR: mode === 'flash' ? rowsPerGroup(rows) : mode === 'split' ? splitLanes(gpu, Ev) : 64, BC: mode === 'flash' ? flashBlock(gpu, E, Ev, tileF16) : 16, tileF16,
     unroll: unrollFor(gpu, work), ...extra,
   };
 }
 
-function program(c: AttnConfig, d: AttnDims, grid: [number, number, number], nIn: number): Program {
+function program(c: AttnConfig, d: AttnDims, grid: [number, number, number], nIn: number, name: string): Program {
   const key = JSON.stringify(c);
   const inputs = [...qkvBindings(c), ...Array(nIn - 3).fill('u32')];
-  return { name: c.mode === 'flash' ? (c.varlen ? 'FlashAttnVarlen' : 'SdpaFlash') : 'SdpaEfficient', key, inputs, outputs: c.returnLse ? ['u32', 'f32'] : ['u32'], uniforms: attnUniforms(d), body: () => attnBody(c), f16: c.tileF16, grid };
+  return { name, key, inputs, outputs: c.returnLse ? ['u32', 'f32'] : ['u32'], uniforms: attnUniforms(d), body: () => attnBody(c), f16: c.tileF16, grid };
 }
 
 /** Strides of a mask broadcast to (B, H, L, S): 0 on broadcast axes. */
@@ -97,17 +108,19 @@ function fused(mode: 'flash' | 'efficient') {
     const packedOdd = (q.dtype === 'float16' || q.dtype === 'bfloat16') && Ev % 2 === 1;
     const lse = attrs.returnLse ? gpu.makeOutput([B, Hq, L], 'float32') : null;
     const out = viaWide(gpu, outShape, q.dtype, packedOdd, (o) => {
-      const rows = mode === 'flash' ? G * L : L;
-      const c = config(gpu, mode, q, E, Ev, { causal: attrs.causal !== 'none', maskDtype: mask?.dtype ?? null, returnLse: !!lse }, o.dtype, rows, B * Hq * L * S * Math.max(E, Ev));
+      // Decoding (a few query rows against many keys): split each row's keys across a workgroup.
+      const kind = L <= SPLIT_MAX_L && S >= SPLIT_MIN_S ? 'split' : mode;
+      const rows = kind === 'flash' ? G * L : L;
+      const c = config(gpu, kind, q, E, Ev, { causal: attrs.causal !== 'none', maskDtype: mask?.dtype ?? null, returnLse: !!lse }, o.dtype, rows, B * Hq * L * S * Math.max(E, Ev));
       const d: AttnDims = {
         e4: vec4s(E), v4: vec4s(Ev), bc: c.BC,
         Hq, Hkv, L, S, scale: attrs.scale, coff: attrs.causal === 'lowerRight' ? S - L : 0, G,
         q: [Hq * L * E, L * E, E], k: [Hkv * SAlloc * E, SAlloc * E, E], v: [Hkv * SAlloc * Ev, SAlloc * Ev, Ev], o: [Hq * L * Ev, L * Ev, Ev],
         m: mask ? maskStrides(mask) : [0, 0, 0, 0],
       };
-      const grid: [number, number, number] = mode === 'flash' ? [Math.ceil(rows / c.BR), Hkv, B] : [Math.ceil(L / c.BR), Hq, B];
+      const grid: [number, number, number] = kind === 'flash' ? [Math.ceil(rows / c.BR), Hkv, B] : kind === 'split' ? [L, Hq, B] : [Math.ceil(L / c.BR), Hq, B];
       const ins = mask ? [q, k, v, mask] : [q, k, v];
-      gpu.run(program(c, d, grid, ins.length), ins, lse ? [o, lse] : [o]);
+      gpu.run(program(c, d, grid, ins.length, mode === 'flash' ? 'SdpaFlash' : 'SdpaEfficient'), ins, lse ? [o, lse] : [o]);
     });
     return lse ? [out, lse] : out;
   };
@@ -136,6 +149,6 @@ gpuKernel('FlashAttnVarlen', ([q, k, v, cuQ, cuK], { scale, causal, maxSeqlenQ, 
       e4: vec4s(E), v4: vec4s(Ev), bc: c.BC,
     };
     const grid: [number, number, number] = [Math.max(1, Math.ceil(rows / c.BR)), tiles ? Hkv : H, B];
-    gpu.run(program(c, d, grid, 5), [q, k, v, cuQ, cuK], [o]);
+    gpu.run(program(c, d, grid, 5, 'FlashAttnVarlen'), [q, k, v, cuQ, cuK], [o]);
   });
 });

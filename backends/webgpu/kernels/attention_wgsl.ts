@@ -10,6 +10,10 @@
  *    the device has `shader-f16` (exact, half the memory).
  *  - efficient: rows stream K/V straight from storage (no workgroup memory, no barriers, any head
  *    dim), and take an additive or bool mask broadcast to (B, H, L, S) through strides.
+ *  - split (decode, FlashDecoding-style): one query row per workgroup; each invocation runs the
+ *    online softmax over its own slice of the keys, then the partial (m, l, acc) are merged
+ *    through workgroup memory with the log-sum-exp rule. Gives a single decoding query as many
+ *    parallel lanes as the workgroup has.
  *
  * Both address q/k/v/out as base(b) + head · headStride + row · rowStride, so the same code serves
  * dense (B, H, L, E) tensors and packed varlen (tokens, H, E) tensors with cu_seqlens.
@@ -21,7 +25,8 @@ import { bitsFn, COMMON, loadFn } from '../wgsl.js';
 
 /** What the generated kernel is specialised on (all part of the pipeline key). */
 export interface AttnConfig {
-  mode: 'flash' | 'efficient';
+  /** split: one query row per workgroup, its keys split across the BR invocations (decode). */
+  mode: 'flash' | 'efficient' | 'split';
   varlen: boolean;
   dtype: DType;
   outDtype: DType;
@@ -108,8 +113,15 @@ export function attnBody(c: AttnConfig): string {
   if (c.varlen) lines.push('fn cu(buf: u32, b: u32) -> u32 { if (buf == 0u) { return in3[b]; } return in4[b]; }');
   const tileT = c.tileF16 ? 'vec4<f16>' : 'vec4<f32>';
   const flash = c.mode === 'flash';
+  const split = c.mode === 'split';
   if (flash) {
     lines.push(`var<workgroup> Ks: array<${tileT}, ${c.BC * E4}>;`, `var<workgroup> Vs: array<${tileT}, ${c.BC * V4}>;`);
+  }
+  if (split) {
+    lines.push(
+      `var<workgroup> sm: array<f32, ${c.BR}>;`, `var<workgroup> sl: array<f32, ${c.BR}>;`,
+      `var<workgroup> sacc: array<vec4<f32>, ${c.BR * V4}>;`, `var<workgroup> stot: vec2<f32>;`,
+    );
   }
   lines.push(
     `@compute @workgroup_size(${c.BR})`,
@@ -141,6 +153,8 @@ export function attnBody(c: AttnConfig): string {
       `  let rLast = min(r0 + ${c.BR - 1}u, rows - 1u);`,
       `  let iMax = select(rLast % L, L - 1u, rLast / L != r0 / L);`,
     );
+  } else if (split) {
+    lines.push(`  let h = wid.y;`, `  let g = h / G;`, `  let i = wid.x;`, `  if (i >= L) { return; }`, `  let live = true;`);
   } else {
     lines.push(
       `  let h = wid.y;`,
@@ -163,6 +177,8 @@ export function attnBody(c: AttnConfig): string {
     `  let NEG_INF = -inf_f();`,
     `  var m = NEG_INF; var l = 0.0;`,
     c.causal ? `  let kEnd = u32(clamp(i32(i) + coff + 1, 0, i32(S)));` : `  let kEnd = S;`,
+    // This invocation's keys: all of them, or (split) a contiguous slice.
+    split ? `  let chunk = (kEnd + ${c.BR - 1}u) / ${c.BR}u; let kLo = min(kEnd, t * chunk); let kHi = min(kEnd, kLo + chunk);` : `  let kLo = 0u; let kHi = kEnd;`,
     `  var s: array<f32, ${c.BC}>;`,
   );
   if (c.maskDtype) lines.push(`  let mB = b * u_ms(0u) + h * u_ms(1u) + i * u_ms(2u);`);
@@ -171,7 +187,7 @@ export function attnBody(c: AttnConfig): string {
     `    for (var cc = 0u; cc < ${nBC}; cc++) {`,
     `      let j = j0 + cc;`,
     `      var sc = NEG_INF;`,
-    `      if (j < kEnd) {`,
+    `      if (j < kHi) {`,
     `        sc = ${scoreOf};`,
     c.maskDtype === 'bool'
       ? `        if (ldm(mB + j * u_ms(3u)) == 0.0) { sc = NEG_INF; }`
@@ -223,7 +239,7 @@ export function attnBody(c: AttnConfig): string {
     );
   } else {
     lines.push(
-      `  for (var j0 = 0u; j0 < kEnd; j0 += ${nBC}) {`,
+      `  for (var j0 = kLo; j0 < kHi; j0 += ${nBC}) {`,
       ...update(
         `0.0; { let kr = kB + j * u_ks(2u); var s4 = vec4<f32>(0.0); for (var e = 0u; e < ${nE4}; e++) { s4 = fma(q[e], ${ld('ldk', 'kr + e * 4u', `kr + ${c.E}u`)}, s4); } sc = (s4.x + s4.y) + (s4.z + s4.w); }`,
         (cc, e) => ld('ldv', `vB + (j0 + ${cc}) * u_vs(2u) + ${e} * 4u`, `vB + (j0 + ${cc}) * u_vs(2u) + ${c.Ev}u`),
@@ -233,6 +249,33 @@ export function attnBody(c: AttnConfig): string {
   }
   // Finalise: out = acc / l (0 for rows that saw no key), LSE = m + log(l) (+inf then).
   const k16 = c.outDtype === 'float16' || c.outDtype === 'bfloat16';
+  if (split) {
+    // Merge the invocations' partial states: M = max m_t, l = Σ l_t·e^(m_t − M), acc = Σ acc_t·e^(m_t − M).
+    lines.push(
+      `  sm[t] = m; sl[t] = l;`,
+      `  for (var e = 0u; e < ${nV4}; e++) { sacc[t * ${V4}u + e] = acc[e]; }`,
+      `  workgroupBarrier();`,
+      `  if (t == 0u) {`,
+      `    var M = NEG_INF; for (var x = 0u; x < ${c.BR}u; x++) { M = max(M, sm[x]); }`,
+      `    var tot = 0.0; for (var x = 0u; x < ${c.BR}u; x++) { if (sm[x] > NEG_INF) { tot += sl[x] * exp(sm[x] - M); } }`,
+      `    stot = vec2<f32>(M, tot);`,
+      `  }`,
+      `  workgroupBarrier();`,
+      `  let M = stot.x; let tot = stot.y;`,
+      `  let inv = select(1.0 / tot, 0.0, tot == 0.0);`,
+      `  for (var e = t; e < ${nV4}; e += ${c.BR}u) {`,
+      `    var sum = vec4<f32>(0.0);`,
+      `    for (var x = 0u; x < ${c.BR}u; x++) { if (sm[x] > NEG_INF) { sum += sacc[x * ${V4}u + e] * exp(sm[x] - M); } }`,
+      `    let v = sum * inv;`,
+      k16
+        ? `    let w = (oB + e * 4u) / 2u; out0[w] = to_bits(v.x) | (to_bits(v.y) << 16u); if (e * 4u + 2u < ${c.Ev}u) { out0[w + 1u] = to_bits(v.z) | (to_bits(v.w) << 16u); }`
+        : `    for (var x = 0u; x < 4u; x++) { if (e * 4u + x < ${c.Ev}u) { out0[oB + e * 4u + x] = to_bits(v[x]); } }`,
+      `  }`,
+      c.returnLse ? `  if (t == 0u) { out1[(b * u_Hq() + h) * L + i] = select(M + log(tot), inf_f(), tot == 0.0); }` : '',
+      '}',
+    );
+    return lines.join('\n');
+  }
   lines.push(
     `  if (!live) { return; }`,
     `  let inv = select(1.0 / l, 0.0, l == 0.0);`,

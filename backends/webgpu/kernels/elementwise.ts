@@ -22,7 +22,7 @@ const NAN = 'nan_f()';
 export const SPECIAL = /* wgsl */ `
 fn tanh_s(x: f32) -> f32 { if (abs(x) > 15.0) { return sign(x); } return tanh(x); }
 fn erf_s(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26 refined with one Newton-free correction: |error| < 1.5e-7.
+  // Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), and the series term x·2/√π near 0.
   let a = abs(x);
   let t = 1.0 / (1.0 + 0.3275911 * a);
   let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
@@ -179,7 +179,6 @@ for (const kernel of BINARY_KERNELS) {
 
 gpuKernel('Where', ([c, a, b], { dtype, shape }: { dtype: DType; shape: number[] }, gpu) => {
   const t = isFloat(dtype) ? 'f32' : 'i32';
-  const cond = c.dtype === 'bool' ? c : c;
   const cv = t === 'f32' ? (x: string) => `${x} != 0.0` : (x: string) => `${x} != 0`;
-  return runMap(gpu, { op: 'Where', inType: t, outType: t, expr: ([x, y, z]) => `select(${z}, ${y}, ${cv(x)})` }, [cond, a, b], shape, dtype);
+  return runMap(gpu, { op: 'Where', inType: t, outType: t, expr: ([x, y, z]) => `select(${z}, ${y}, ${cv(x)})` }, [c, a, b], shape, dtype);
 });

@@ -53,7 +53,7 @@ function program(a: TensorInfo, b: TensorInfo, outDtype: DType, d: Dims, variant
     .u32('M', d.M).u32('N', d.N).u32('K', d.K)
     .u32('bshape', batchInfo.shape).u32('astr', batchInfo.as).u32('bstr', batchInfo.bs);
   const rank = batchInfo.shape.length;
-  const bitsOut = bitsFn('to_bits', outDtype === 'float32' || !isFloat(outDtype) ? outDtype : outDtype, ct);
+  const bitsOut = bitsFn('to_bits', outDtype, ct);
   let inDecl: BindingType[] = ['u32', 'u32'];
   let loads: string[];
   let loop: string;
@@ -138,11 +138,8 @@ export function recordMatMul(gpu: WebGPUBackend, a: TensorInfo, b: TensorInfo, o
   const floats = isFloat(a.dtype) && isFloat(b.dtype) && isFloat(out.dtype);
   const variant: Variant = floats && !ta && tb && K % 4 === 0 ? 'nt' : floats && !ta && !tb && N % 4 === 0 ? 'nn' : 'generic';
   const bi = { shape: batchShape.length ? batchShape.slice() : [1], as: batchShape.length ? batchStrides(a, batchShape) : [0], bs: batchShape.length ? batchStrides(b, batchShape) : [0] };
-  const p = program(a, b, out.dtype, { M, N, K, batch, ta, tb }, variant, bi);
-  if (K === 0) {
-    // Empty inner dimension: the product is zeros (the loop body never runs, the store writes 0).
-  }
-  gpu.run(p, [a, b], [out]);
+  // K = 0 needs nothing special: the loop body never runs and the store writes zeros.
+  gpu.run(program(a, b, out.dtype, { M, N, K, batch, ta, tb }, variant, bi), [a, b], [out]);
 }
 
 gpuKernel('MatMul', ([a, b], { transposeA, transposeB, dtype, shape }: { transposeA: boolean; transposeB: boolean; dtype: DType; shape: number[] }, gpu) => {

@@ -1,7 +1,7 @@
 /**
- * TopK along the last axis, one workgroup per row. Rows of up to 2048 elements are bitonic-sorted
- * in workgroup memory; longer rows take k selection passes (each a strided scan plus a tree
- * reduction). Order: larger first (NaN above +inf, so first; with largest = false, smaller first
+ * TopK along the last axis. Rows of up to 2048 elements are bitonic-sorted in workgroup memory
+ * (one workgroup per row); longer rows take k selection passes (each a strided scan plus a tree
+ * reduction) for k ≤ 64, else a bitonic sort in storage (one dispatch per step). Order: larger first (NaN above +inf, so first; with largest = false, smaller first
  * and NaN last), ties by lower index — the reference's total order. The kernel produces indices;
  * values are then gathered bit-exactly for every dtype.
  */
@@ -104,6 +104,69 @@ function indicesProgram(x: TensorInfo, k: number, largest: boolean): Program {
   };
 }
 
+/** Largest k for which selection passes beat a global sort on long rows. */
+const SELECT_MAX_K = 64;
+
+/**
+ * Long rows with large k: a bitonic sort in storage. Keys and indices of every row are padded to a
+ * power of two P in scratch buffers; each (size, stride) step is one dispatch over all pairs;
+ * finally the first k indices of each row are copied out.
+ */
+function globalSortIndices(gpu: WebGPUBackend, x: TensorInfo, k: number, largest: boolean, indices: TensorInfo): void {
+  const n = x.shape[x.shape.length - 1];
+  const rows = sizeOf(x.shape) / n;
+  const P = 2 ** Math.ceil(Math.log2(n));
+  const keys = gpu.makeTemp([rows, P], 'int32');
+  const ids = gpu.makeTemp([rows, P], 'int32');
+  const total = rows * P;
+  gpu.run(
+    {
+      name: 'TopK', key: `gsort-init|${x.dtype}`, inputs: ['u32'], outputs: ['u32', 'u32'], grid: grid1d(total, WG),
+      uniforms: new Uniforms().u32('n', n).u32('P', P).u32('total', total).u32('largest', largest ? 1 : 0),
+      body: () =>
+        [COMMON, loadFn('ld', 'in0', x.dtype, 'f32'), ORDER, main1d(WG), `  if (idx >= u_total()) { return; }`,
+          `  let r = idx / u_P(); let i = idx % u_P();`,
+          `  if (i < u_n()) { out0[idx] = key_of(ld(r * u_n() + i)); out1[idx] = i; } else { out0[idx] = 0u; out1[idx] = 0xffffffffu; }`, `}`].join('\n'),
+    },
+    [x],
+    [keys, ids],
+  );
+  const pairs = total / 2;
+  for (let size = 2; size <= P; size *= 2) {
+    for (let stride = size / 2; stride >= 1; stride /= 2) {
+      gpu.run(
+        {
+          name: 'TopK', key: 'gsort-step', inputs: [], outputs: ['u32', 'u32'], grid: grid1d(pairs, WG),
+          uniforms: new Uniforms().u32('P', P).u32('size', size).u32('stride', stride).u32('pairs', pairs).u32('largest', largest ? 1 : 0),
+          body: () =>
+            [COMMON, ORDER, main1d(WG), `  if (idx >= u_pairs()) { return; }`,
+              // Pair number → (row, i) with i's stride bit clear; partner j = i + stride.
+              `  let half = u_P() / 2u; let r = idx / half; let q = idx % half;`,
+              `  let s = u_stride(); let i = (q / s) * 2u * s + q % s; let j = i + s;`,
+              `  let a = r * u_P() + i; let b = r * u_P() + j;`,
+              `  let asc = (i & u_size()) == 0u;`,
+              `  if (before(out0[b], out1[b], out0[a], out1[a]) == asc) {`,
+              `    let tk = out0[a]; out0[a] = out0[b]; out0[b] = tk; let ti = out1[a]; out1[a] = out1[b]; out1[b] = ti;`,
+              `  }`, `}`].join('\n'),
+        },
+        [],
+        [keys, ids],
+      );
+    }
+  }
+  gpu.run(
+    {
+      name: 'TopK', key: 'gsort-take', inputs: ['u32'], outputs: ['u32'], grid: grid1d(rows * k, WG),
+      uniforms: new Uniforms().u32('k', k).u32('P', P).u32('total', rows * k),
+      body: () => [main1d(WG), `  if (idx >= u_total()) { return; }`, `  out0[idx] = in0[(idx / u_k()) * u_P() + idx % u_k()];`, `}`].join('\n'),
+    },
+    [ids],
+    [indices],
+  );
+  gpu.disposeTemp(keys);
+  gpu.disposeTemp(ids);
+}
+
 gpuKernel('TopK', ([x], { k, largest }: { k: number; largest: boolean }, gpu: WebGPUBackend) => {
   const n = x.shape[x.shape.length - 1];
   const shape = [...x.shape.slice(0, -1), k];
@@ -111,7 +174,8 @@ gpuKernel('TopK', ([x], { k, largest }: { k: number; largest: boolean }, gpu: We
   const values = gpu.makeOutput(shape, x.dtype);
   const total = sizeOf(shape);
   if (total === 0) return [values, indices];
-  gpu.run(indicesProgram(x, k, largest), [x], [indices]);
+  if (n > SORT_MAX && k > SELECT_MAX_K) globalSortIndices(gpu, x, k, largest, indices);
+  else gpu.run(indicesProgram(x, k, largest), [x], [indices]);
   // values[r, j] = x[r, indices[r, j]], bits copied.
   const kw = perWord(x.dtype);
   const u = new Uniforms().u32('k', k).u32('n', n).u32('total', total);
