@@ -23,6 +23,10 @@ export * as float16 from './lib/float16.js';
 export * from './lib/safetensors.js';
 export * from './ops/index.js';
 export { SDPBackend, sdpaKernel, currentSdpaScope, SDPA_SCOPES_ARE_ASYNC_SAFE, type SdpaKernelOptions } from './lib/sdpa_context.js';
+export {
+  cpuInfo, cpuStats, resetCpuStats, setNumThreads, getNumThreads, setCpuKernels, setSpinMicros,
+  type CpuInfo, type CpuKernelMode,
+} from './backends/cpu/index.js';
 
 /** Runs `fn` and disposes every tensor it created except those it returns (or `keep`s). Synchronous only. */
 export function tidy<T extends TensorContainer>(fn: () => T): T {

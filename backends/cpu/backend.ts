@@ -4,7 +4,9 @@ import type { Backend, DataId, TensorInfo } from '../../lib/backend.js';
 import { bytesPerElement, storageCtor, type DType, type StorageArray } from '../../lib/dtype.js';
 import { ENGINE } from '../../lib/engine.js';
 import { sizeOf, type Shape } from '../../lib/shape.js';
+import { cpuConfig } from './config.js';
 import { Heap } from './heap.js';
+import { WasmRuntime } from './runtime.js';
 
 /** Where a CPU buffer lives in the heap. */
 export class CpuDataId implements DataId {
@@ -18,6 +20,7 @@ export class CpuDataId implements DataId {
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly heap: Heap;
+  private runtime: WasmRuntime | null | undefined;
 
   constructor(opts: { shared?: boolean } = {}) {
     this.heap = new Heap(opts);
@@ -44,7 +47,19 @@ export class CpuBackend implements Backend {
   }
 
   dispose(): void {
-    /* memory goes with the process; workers are unref'd */
+    // Memory goes with the process; workers are unref'd but stopped here anyway.
+    this.runtime?.dispose();
+    this.runtime = undefined;
+  }
+
+  /**
+   * The WebAssembly kernels and worker pool on this backend's heap, or null when kernels are set
+   * to 'js' or the runtime cannot run them (kernels then use their TypeScript reference).
+   */
+  wasm(): WasmRuntime | null {
+    if (cpuConfig.kernels === 'js') return null;
+    if (this.runtime === undefined) this.runtime = WasmRuntime.create(this.heap);
+    return this.runtime;
   }
 
   /** A live view (no copy) of a buffer's raw storage. Invalidated by any later allocation. */

@@ -3,6 +3,8 @@
 import { ENGINE } from '../../lib/engine.js';
 import { CpuBackend } from './backend.js';
 import './kernels/attention.js';
+import { cpuConfig, cpuCounters, type CpuKernelMode } from './config.js';
+import { wasmSupport } from './wasm.js';
 import './kernels/elementwise.js';
 import './kernels/int8.js';
 import './kernels/matmul.js';
@@ -14,3 +16,55 @@ import './kernels/transpose.js';
 ENGINE.registerBackend('cpu', () => new CpuBackend(), 1);
 
 export { CpuBackend };
+export { getNumThreads, setCpuKernels, setNumThreads, setSpinMicros, type CpuKernelMode } from './config.js';
+
+/** What the CPU backend can use here and what it is set to use. */
+export interface CpuInfo {
+  /** WebAssembly SIMD kernels can run. */
+  simd: boolean;
+  /** The relaxed-SIMD (fused multiply-add) build is in use. */
+  relaxedSimd: boolean;
+  /** Tensors live in shared memory, so worker threads can help. */
+  sharedMemory: boolean;
+  /** Threads a parallel kernel uses (the calling thread included); 1 without shared memory. */
+  threads: number;
+  /** Kernels in effect: 'wasm' when set and supported, else 'js'. */
+  kernels: CpuKernelMode;
+  /** Workers started and ready (0 until the first parallel kernel). */
+  workersReady: number;
+  /** Microseconds idle workers spin before sleeping. */
+  spinMicros: number;
+}
+
+function cpu(): CpuBackend {
+  return ENGINE.backendSync('cpu') as CpuBackend;
+}
+
+/** Capabilities and settings of the CPU backend. */
+export function cpuInfo(): CpuInfo {
+  const rt = cpu().wasm();
+  return {
+    simd: wasmSupport.simd,
+    relaxedSimd: wasmSupport.relaxedSimd,
+    sharedMemory: cpu().heap.shared && wasmSupport.sharedMemory,
+    threads: rt ? rt.threads : 1,
+    kernels: rt ? 'wasm' : 'js',
+    workersReady: rt?.pool?.readyWorkers ?? 0,
+    spinMicros: cpuConfig.spinMicros,
+  };
+}
+
+/** Counts of CPU kernel calls served by each path, and shares of parallel jobs run per thread slot (index 0 = calling thread). */
+export function cpuStats(): { wasm: Record<string, number>; js: Record<string, number>; sharesPerThread: number[] } {
+  return {
+    wasm: { ...cpuCounters.wasm },
+    js: { ...cpuCounters.js },
+    sharesPerThread: cpu().wasm()?.pool?.shareCounts() ?? [],
+  };
+}
+
+/** Zeroes the call counters of cpuStats(). */
+export function resetCpuStats(): void {
+  for (const k of Object.keys(cpuCounters.wasm)) delete cpuCounters.wasm[k];
+  for (const k of Object.keys(cpuCounters.js)) delete cpuCounters.js[k];
+}

@@ -1,32 +1,14 @@
-/** CPU reference kernel for batched matmul (float64 accumulation; the WebAssembly path is the fast one). */
+/**
+ * CPU MatMul: the WebAssembly path (matmul_wasm.ts) for float operands when available, else this
+ * file's TypeScript reference (float64 accumulation), which also serves int32.
+ */
 
 import type { TensorInfo } from '../../../lib/backend.js';
-import { sizeOf, stridesOf, type Shape } from '../../../lib/shape.js';
+import { sizeOf, type Shape } from '../../../lib/shape.js';
 import type { CpuBackend } from '../backend.js';
-import { cpuKernel, readNum, storeNumbers } from './util.js';
-
-/** Flat offsets of each batch matrix of `t` for the broadcast batch shape `batch`. */
-export function batchOffsets(t: TensorInfo, batch: Shape): Int32Array {
-  const tb = t.shape.slice(0, -2);
-  const mat = t.shape[t.shape.length - 2] * t.shape[t.shape.length - 1];
-  const n = sizeOf(batch);
-  const out = new Int32Array(n);
-  const str = stridesOf(tb);
-  const counter = new Array<number>(batch.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    let off = 0;
-    for (let d = 0; d < tb.length; d++) {
-      const bd = d + batch.length - tb.length;
-      if (tb[d] !== 1) off += counter[bd] * str[d];
-    }
-    out[i] = off * mat;
-    for (let d = batch.length - 1; d >= 0; d--) {
-      if (++counter[d] < batch[d]) break;
-      counter[d] = 0;
-    }
-  }
-  return out;
-}
+import { countCall } from '../config.js';
+import { matmulWasm } from './matmul_wasm.js';
+import { batchOffsets, cpuKernel, readNum, storeNumbers } from './util.js';
 
 /** out[M,N] = op(a)[M,K] · op(b)[K,N] for one batch item, accumulating in float64. */
 export function matmulRef(
@@ -49,7 +31,11 @@ export function matmulRef(
   }
 }
 
-cpuKernel('MatMul', ([a, b], { transposeA, transposeB, dtype, shape }, cpu: CpuBackend) => {
+/** The reference MatMul: exact float64 sums, one rounding to the output dtype. */
+export function matmulReference(
+  cpu: CpuBackend, a: TensorInfo, b: TensorInfo, attrs: { transposeA: boolean; transposeB: boolean; dtype: TensorInfo['dtype']; shape: Shape },
+): TensorInfo {
+  const { transposeA, transposeB, dtype, shape } = attrs;
   const out = cpu.makeOutput(shape, dtype);
   const batch = shape.slice(0, -2);
   const M = shape[shape.length - 2];
@@ -62,5 +48,8 @@ cpuKernel('MatMul', ([a, b], { transposeA, transposeB, dtype, shape }, cpu: CpuB
   const res = new Float64Array(sizeOf(shape));
   for (let i = 0; i < ao.length; i++) matmulRef(av, ao[i], bv, bo[i], res, i * M * N, M, N, K, transposeA, transposeB);
   storeNumbers(cpu, out, res);
+  countCall('js', 'MatMul');
   return out;
-});
+}
+
+cpuKernel('MatMul', ([a, b], attrs, cpu: CpuBackend) => matmulWasm(cpu, a, b, attrs) ?? matmulReference(cpu, a, b, attrs));

@@ -104,3 +104,26 @@ export function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array | nu
 export function axisSplit(shape: Shape, axis: number): [number, number, number] {
   return [sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1))];
 }
+
+/** Flat offsets of each batch matrix of `t` for the broadcast batch shape `batch`. */
+export function batchOffsets(t: TensorInfo, batch: Shape): Int32Array {
+  const tb = t.shape.slice(0, -2);
+  const mat = t.shape[t.shape.length - 2] * t.shape[t.shape.length - 1];
+  const n = sizeOf(batch);
+  const out = new Int32Array(n);
+  const str = stridesOf(tb);
+  const counter = new Array<number>(batch.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    let off = 0;
+    for (let d = 0; d < tb.length; d++) {
+      const bd = d + batch.length - tb.length;
+      if (tb[d] !== 1) off += counter[bd] * str[d];
+    }
+    out[i] = off * mat;
+    for (let d = batch.length - 1; d >= 0; d--) {
+      if (++counter[d] < batch[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * Perf runner: `npm run perf -- --backend cpu --suite matmul [--out perf/results] [--max-time 2] [--quiet]`.
+ * Loads perf/suites/<suite>.js (each exports `suite: PerfSuite`), runs it with progress on
+ * stderr, prints a table and writes <out>/<suite>-<backend>.json (and a .md table beside it).
+ * Several suites: --suite matmul,pool. New suites need no change here. --quiet waits for an idle
+ * machine before each timing (for shared machines).
+ */
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machine, table, type PerfSuite } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+// Compiled to dist/perf/run.js; results go to the source tree's perf/results by default.
+const defaultOut = resolve(here, '..', '..', 'perf', 'results');
+
+function parseArgs(argv: string[]): { backend: string; suites: string[]; out: string; maxTime: number; quiet: number } {
+  const opts = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2, quiet: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--backend': opts.backend = value(); break;
+      case '--suite': opts.suites = value().split(',').filter(Boolean); break;
+      case '--out': opts.out = resolve(value()); break;
+      case '--max-time': opts.maxTime = Number(value()); break;
+      case '--quiet': opts.quiet = inline === undefined ? 2 : Number(inline); break;
+      case '--help':
+        console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool]] [--out dir] [--max-time seconds] [--quiet[=seconds]]');
+        console.log('  --quiet: before each timing, wait until the machine was idle that long (default 2 s; Linux)');
+        process.exit(0);
+      // eslint-disable-next-line no-fallthrough
+      default: throw new Error(`perf: unknown option '${argv[i]}' (try --help)`);
+    }
+  }
+  return opts;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const progress = (msg: string) => process.stderr.write(`[perf ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  mkdirSync(opts.out, { recursive: true });
+  for (const name of opts.suites) {
+    const { suite } = (await import(`./suites/${name}.js`)) as { suite: PerfSuite };
+    if (!suite.backends.includes(opts.backend)) throw new Error(`perf: suite '${name}' does not support backend '${opts.backend}' (${suite.backends.join(', ')})`);
+    progress(`suite '${name}' on backend '${opts.backend}': ${suite.description}`);
+    const started = new Date();
+    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, quietSeconds: opts.quiet, progress });
+    const report = {
+      suite: name,
+      backend: opts.backend,
+      date: started.toISOString(),
+      seconds: Math.round((Date.now() - started.getTime()) / 100) / 10,
+      command: `npm run perf -- ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: machine(),
+      meta: result.meta,
+      rows: result.rows,
+    };
+    const text = table(result.rows);
+    console.log(`\n${name} on ${opts.backend} (${report.machine.cpu}, ${report.machine.cores} cores, ${report.date})\n${text}\n`);
+    for (const [k, v] of Object.entries(result.meta)) console.log(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    const base = join(opts.out, `${name}-${opts.backend}`);
+    writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(`${base}.md`, `${text}\n`);
+    progress(`wrote ${base}.json and .md`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exit(1);
+});
