@@ -126,16 +126,25 @@ export async function attentionSuite(opts: KernelSuiteOptions = {}): Promise<Ker
   return rows;
 }
 
-/** Runs suites by name on a backend. */
-export async function runKernelSuite(name: 'matmul' | 'attention', opts: KernelSuiteOptions = {}): Promise<KernelRow[]> {
-  const backend = opts.backend ?? 'webgpu';
+/** Runs `fn` with `backend` active, restoring the previous backend after. */
+export async function runOnBackend<T>(backend: string, fn: () => Promise<T>): Promise<T> {
   const prev = ft.getBackend();
   await ft.setBackend(backend);
   try {
-    return name === 'matmul' ? await matmulSuite(opts) : await attentionSuite(opts);
+    return await fn();
   } finally {
     await ft.setBackend(prev);
   }
+}
+
+/** Runs suites by name on a backend. */
+export async function runKernelSuite(name: 'matmul' | 'attention', opts: KernelSuiteOptions = {}): Promise<KernelRow[]> {
+  return runOnBackend(opts.backend ?? 'webgpu', () => (name === 'matmul' ? matmulSuite(opts) : attentionSuite(opts)));
+}
+
+/** Rows in the perf runner's format (perf/harness.ts ResultRow). */
+export function toResultRows(rows: KernelRow[]): { name: string; value: number; unit: string; ms: number; note?: string }[] {
+  return rows.map((r) => ({ name: r.name, value: r.value, unit: r.unit, ms: r.ms, ...(r.note ? { note: r.note } : {}) }));
 }
 
 /** Markdown table of rows. */

@@ -54,7 +54,9 @@ function quant4Cases(): OpCase[] {
     },
   });
   // Quant4MatMul: compute dtypes, blocks straddling rows (K % blocksize ≠ 0), odd N, nested absmax, bias.
-  const geoms: [string, number, number, number, number][] = [['GEMV', 1, 34, 64, 64], ['T=3 K=48 bs=32', 3, 5, 48, 32], ['T=2 N=8 K=128', 2, 8, 128, 64]];
+  const geoms: [string, number, number, number, number][] = [
+    ['GEMV', 1, 34, 64, 64], ['T=3 K=48 bs=32', 3, 5, 48, 32], ['T=2 N=8 K=128', 2, 8, 128, 64], ['T=6 (4-row blocks) K=40', 6, 9, 40, 32], ['T=5 K=64', 5, 7, 64, 64],
+  ];
   for (const [label, T, N, K, bs] of geoms) {
     for (const dtype of ['float32', 'float16', 'bfloat16'] as DType[]) {
       const nb = Math.ceil((N * K) / bs);
@@ -103,7 +105,9 @@ function int8Cases(): OpCase[] {
       });
     }
   }
-  for (const [label, T, N, K, biasDtype] of [['GEMV K%4=0', 1, 9, 64, 'float16'], ['T=3 K=13', 3, 6, 13, 'float32'], ['T=2 N odd', 2, 7, 32, null]] as [string, number, number, number, DType | null][]) {
+  for (const [label, T, N, K, biasDtype] of [
+    ['GEMV K%4=0', 1, 9, 64, 'float16'], ['T=3 K=13', 3, 6, 13, 'float32'], ['T=2 N odd', 2, 7, 32, null], ['T=7 (4-row blocks)', 7, 10, 36, 'float32'], ['T=5 K=13', 5, 4, 13, null],
+  ] as [string, number, number, number, DType | null][]) {
     out.push({
       name: `Int8MatMul ${label}`, kernels: ['Int8MatMul'], tol: { float16: { atol: 2e-3, rtol: 2e-3 } },
       inputs: [{ shape: [T, K], dtype: 'int8', gen: { index: 255 } }, { shape: [N, K], dtype: 'int8', gen: 'int' }, { shape: [T], dtype: 'float32', gen: 'positive' },
@@ -121,10 +125,10 @@ function int8Cases(): OpCase[] {
   const xo = { values: [0.5, -1.25, 3, 7.5, -0.01, 2.25, -6.5, 1, 0, 2.5, -3.5, 0.75, 0.1, -0.2] };
   for (const [label, xd, threshold, bias, storedN] of [
     ['f32 x, threshold 6, no bias', 'float32', 6, false, 0], ['bf16 x, threshold 0', 'bfloat16', 0, true, 0],
-    ['f16 x, stored outlier copies', 'float16', 6, true, 2], ['f32 x [2,3,13] K odd', 'float32', 6, true, 0],
+    ['f16 x, stored outlier copies', 'float16', 6, true, 2], ['f32 x [2,3,13] K odd', 'float32', 6, true, 0], ['f32 x T=9 (4-row blocks), stored', 'float32', 6, false, 2],
   ] as [string, DType, number, boolean, number][]) {
     const K = label.includes('K odd') ? 13 : 16;
-    const xShape = label.includes('[2,3,13]') ? [2, 3, 13] : [3, K];
+    const xShape = label.includes('[2,3,13]') ? [2, 3, 13] : label.includes('T=9') ? [9, K] : [3, K];
     out.push({
       name: `int8Linear ${label}`, kernels: ['Int8Linear', 'Int8MatMul'], tol: { float16: { atol: 4e-3, rtol: 4e-3 }, float32: { atol: 1e-4, rtol: 1e-4 }, bfloat16: { atol: 3e-2, rtol: 2e-2 } },
       inputs: [{ shape: xShape, dtype: xd, gen: xo }, { shape: [6, K], dtype: 'float32' }, { shape: [6], dtype: xd },

@@ -135,45 +135,96 @@ function dot4(gpu: WebGPUBackend): string {
   );
 }
 
+interface Int8GemmSpec {
+  T: number; N: number; K: number;
+  outDtype: DType;
+  hasBias: boolean;
+  biasDtype?: DType;
+  /** Int8Linear: x's dtype (x bound as in4, the outlier list as in5, stored copies as in7). */
+  linear?: { xDtype: DType; stored: DType | null };
+}
+
+/**
+ * The int8 product: each invocation computes TM rows × 4 columns, reading each CB word once for
+ * its TM rows (4 codes per word, dot4I8Packed where offered); then the float16 dequantization and,
+ * for Int8Linear, the 16-bit product over the (compacted) outlier columns.
+ */
+function int8GemmBody(gpu: WebGPUBackend, g: Int8GemmSpec, TM: number): string {
+  const aligned = g.K % 4 === 0;
+  const k16 = g.outDtype === 'float16' || g.outDtype === 'bfloat16';
+  const lin = g.linear;
+  const rows = Array.from({ length: TM }, (_, i) => i);
+  const dot = aligned
+    ? `  for (var k = 0u; k < K / 4u; k++) {\n` +
+      `    let b0 = in1[(n[0] * K) / 4u + k]; let b1 = in1[(n[1] * K) / 4u + k]; let b2 = in1[(n[2] * K) / 4u + k]; let b3 = in1[(n[3] * K) / 4u + k];\n` +
+      rows.map((i) => `    { let a = in0[(t[${i}] * K) / 4u + k]; acc${i} += vec4<i32>(dot4(a, b0), dot4(a, b1), dot4(a, b2), dot4(a, b3)); }`).join('\n') +
+      `\n  }`
+    : `  for (var k = 0u; k < K; k++) {\n    let bv = vec4<i32>(sb(n[0] * K + k), sb(n[1] * K + k), sb(n[2] * K + k), sb(n[3] * K + k));\n` +
+      rows.map((i) => `    acc${i} += sa(t[${i}] * K + k) * bv;`).join('\n') +
+      `\n  }`;
+  const w = lin?.stored
+    ? `select(rx((f32(sb(n[j] * K + k)) * in3[n[j]]) * u_wdeq()), rx(lds(n[j] * u_S() + u32(max(info, 0)))), info >= 0)`
+    : `rx((f32(sb(n[j] * K + k)) * in3[n[j]]) * u_wdeq())`;
+  return [
+    COMMON, dot4(gpu), sbyteFn('sa', 'in0'), sbyteFn('sb', 'in1'),
+    lin ? roundX(lin.xDtype) : 'fn rx(v: f32) -> f32 { return v; }',
+    lin ? loadFn('ldx', 'in4', lin.xDtype, 'f32') : '',
+    g.hasBias ? loadFn('ldb', lin ? 'in6' : 'in4', g.biasDtype!, 'f32') : '',
+    lin?.stored ? loadFn('lds', 'in7', lin.stored, 'f32') : '',
+    bitsFn('to_bits', g.outDtype, 'f32'),
+    `@compute @workgroup_size(64)`,
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`,
+    `  let N = u_N(); let K = u_K(); let T = u_T(); let n0 = gid.x * 4u; let t0 = gid.y * ${TM}u;`,
+    `  if (n0 >= N || t0 >= T) { return; }`,
+    `  var n: array<u32, 4>; for (var j = 0u; j < 4u; j++) { n[j] = min(n0 + j, N - 1u); }`,
+    `  var t: array<u32, ${TM}>; for (var i = 0u; i < ${TM}u; i++) { t[i] = min(t0 + i, T - 1u); }`,
+    ...rows.map((i) => `  var acc${i} = vec4<i32>(0);`),
+    dot,
+    lin ? `  let cnt = in5[0];` : '',
+    ...rows.map((i) =>
+      [
+        `  if (t0 + ${i}u < T) {`,
+        `    var res = vec4<f32>(0.0);`,
+        `    for (var j = 0u; j < 4u; j++) {`,
+        `      let v = (f32(acc${i}[j]) * in2[t[${i}]]) * in3[n[j]];`,
+        `      let yi = rx(f16_val(f16_bits(${g.hasBias ? 'fma(v, u_deq(), ldb(n[j]))' : 'v * u_deq()'})));`,
+        lin
+          ? `      var yo = 0.0;\n      for (var c = 0u; c < cnt; c++) { let k = in5[1u + 2u * c]; let info = bitcast<i32>(in5[2u + 2u * c]); yo += ldx(t[${i}] * K + k) * ${w}; }\n` +
+            `      res[j] = select(yi, rx(yi + rx(yo)), cnt > 0u);`
+          : `      res[j] = yi;`,
+        `    }`,
+        `    let e = t[${i}] * N + n0;`,
+        k16
+          ? `    out0[e / 2u] = to_bits(res.x) | (to_bits(res.y) << 16u);\n    if (n0 + 2u < N) { out0[e / 2u + 1u] = to_bits(res.z) | (to_bits(res.w) << 16u); }`
+          : `    for (var j = 0u; j < 4u; j++) { if (n0 + j < N) { out0[e + j] = to_bits(res[j]); } }`,
+        `  }`,
+      ].join('\n'),
+    ),
+    `}`,
+  ].join('\n');
+}
+
+/** Rows per invocation of the int8 product. */
+const rowsPerThread = (T: number) => (T >= 4 ? 4 : 1);
+
 gpuKernel('Int8MatMul', (inputs, { hasBias }: { hasBias: boolean }, gpu) => {
   const [ca, cb, sca, scb] = inputs;
   const bias = hasBias ? inputs[4] : null;
   const [T, K] = ca.shape;
   const N = cb.shape[0];
+  // The reference rounds to float16; a float32 temporary (odd N) holds the f16-rounded values.
   return viaWide(gpu, [T, N], 'float16', needsWide('float16', N), (out) => {
     if (T * N === 0) return;
-    const aligned = K % 4 === 0;
+    const TM = rowsPerThread(T);
+    const g: Int8GemmSpec = { T, N, K, outDtype: out.dtype, hasBias, biasDtype: bias?.dtype };
     const u = new Uniforms().u32('T', T).u32('N', N).u32('K', K).f32('deq', INT8_MM_DEQUANT);
-    const k16 = out.dtype === 'float16';
-    const body = () =>
-      [
-        COMMON, dot4(gpu), sbyteFn('sa', 'in0'), sbyteFn('sb', 'in1'),
-        bias ? loadFn('ldb', 'in4', bias.dtype, 'f32') : '',
-        bitsFn('to_bits', out.dtype, 'f32'),
-        `@compute @workgroup_size(64)`,
-        `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`,
-        `  let N = u_N(); let K = u_K(); let n0 = gid.x * 4u; let t = gid.y;`,
-        `  if (n0 >= N || t >= u_T()) { return; }`,
-        `  var res = vec4<f32>(0.0);`,
-        `  for (var j = 0u; j < 4u; j++) {`,
-        `    let n = min(n0 + j, N - 1u);`,
-        `    var acc = 0;`,
-        aligned
-          ? `    let ra = t * K / 4u; let rb = n * K / 4u; for (var k = 0u; k < K / 4u; k++) { acc += dot4(in0[ra + k], in1[rb + k]); }`
-          : `    for (var k = 0u; k < K; k++) { acc += sa(t * K + k) * sb(n * K + k); }`,
-        `    let v = (f32(acc) * in2[t]) * in3[n];`,
-        `    res[j] = ${bias ? 'fma(v, u_deq(), ldb(n))' : 'v * u_deq()'};`,
-        `  }`,
-        // The reference rounds to float16 (then the op casts); a float32 temporary holds the rounded values.
-        `  let e = t * N + n0;`,
-        k16
-          ? `  out0[e / 2u] = to_bits(res.x) | (to_bits(res.y) << 16u);\n  if (n0 + 2u < N) { out0[e / 2u + 1u] = to_bits(res.z) | (to_bits(res.w) << 16u); }`
-          : `  for (var j = 0u; j < 4u; j++) { if (n0 + j < N) { out0[e + j] = to_bits(f16_val(f16_bits(res[j]))); } }`,
-        `}`,
-      ].join('\n');
     const ins = bias ? [ca, cb, sca, scb, bias] : [ca, cb, sca, scb];
     gpu.run(
-      { name: 'Int8MatMul', key: `${aligned}|${bias?.dtype ?? ''}|${out.dtype}|${gpu.info.dot4I8}`, inputs: bias ? ['u32', 'u32', 'f32', 'f32', 'u32'] : ['u32', 'u32', 'f32', 'f32'], outputs: ['u32'], uniforms: u, body, grid: [Math.ceil(N / 256), T, 1] },
+      {
+        name: 'Int8MatMul', key: `${K % 4 === 0}|${bias?.dtype ?? ''}|${out.dtype}|${gpu.info.dot4I8}|TM${TM}`,
+        inputs: bias ? ['u32', 'u32', 'f32', 'f32', 'u32'] : ['u32', 'u32', 'f32', 'f32'], outputs: ['u32'], uniforms: u,
+        body: () => int8GemmBody(gpu, g, TM), grid: [Math.ceil(N / 256), Math.ceil(T / TM), 1],
+      },
       ins,
       [out],
     );
@@ -267,51 +318,34 @@ gpuKernel('Int8Linear', (inputs, { threshold, hasBias, hasStored }: { threshold:
     rowScales(gpu, x, T, K, threshold, sca, scale);
     quantizeRows(gpu, x, T, K, scale, colInfo, ca, true);
     gpu.disposeTemp(scale);
-    // Pass 3: the fused product.
-    const aligned = K % 4 === 0;
+    // Pass 3: the outlier columns compacted to [count, k0, info0, k1, info1, …] (one invocation).
+    const list = gpu.makeTemp([1 + 2 * K], 'int32');
+    gpu.run(
+      {
+        name: 'Int8Linear', key: 'compact', inputs: ['u32'], outputs: ['u32'], uniforms: new Uniforms().u32('K', K), grid: [1, 1, 1],
+        body: () =>
+          [`@compute @workgroup_size(1)`, `fn main() {`, `  var c = 0u;`,
+            `  for (var k = 0u; k < u_K(); k++) { let info = bitcast<i32>(in0[k]); if (info != -2) { out0[1u + 2u * c] = k; out0[2u + 2u * c] = bitcast<u32>(info); c++; } }`,
+            `  out0[0] = c;`, `}`].join('\n'),
+      },
+      [colInfo],
+      [list],
+    );
+    // Pass 4: the fused product.
+    const TM = rowsPerThread(T);
+    const g: Int8GemmSpec = { T, N, K, outDtype: out.dtype, hasBias, biasDtype: bias?.dtype, linear: { xDtype: x.dtype, stored: stored?.dtype ?? null } };
     const u = new Uniforms().u32('T', T).u32('N', N).u32('K', K).u32('S', S).f32('deq', INT8_MM_DEQUANT).f32('wdeq', INT8_W_DEQUANT);
-    const k16 = out.dtype === 'float16' || out.dtype === 'bfloat16';
-    const body = () =>
-      [
-        COMMON, dot4(gpu), sbyteFn('sa', 'in0'), sbyteFn('sb', 'in1'), roundX(x.dtype), loadFn('ldx', 'in4', x.dtype, 'f32'),
-        bias ? loadFn('ldb', 'in6', bias.dtype, 'f32') : '', stored ? loadFn('lds', 'in7', stored.dtype, 'f32') : '',
-        bitsFn('to_bits', out.dtype, 'f32'),
-        `@compute @workgroup_size(64)`,
-        `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`,
-        `  let N = u_N(); let K = u_K(); let n0 = gid.x * 4u; let t = gid.y;`,
-        `  if (n0 >= N || t >= u_T()) { return; }`,
-        `  var res = vec4<f32>(0.0);`,
-        `  for (var j = 0u; j < 4u; j++) {`,
-        `    let n = min(n0 + j, N - 1u);`,
-        `    var acc = 0;`,
-        aligned
-          ? `    let ra = t * K / 4u; let rb = n * K / 4u; for (var k = 0u; k < K / 4u; k++) { acc += dot4(in0[ra + k], in1[rb + k]); }`
-          : `    for (var k = 0u; k < K; k++) { acc += sa(t * K + k) * sb(n * K + k); }`,
-        `    let v = (f32(acc) * in2[t]) * in3[n];`,
-        `    let yi = rx(f16_val(f16_bits(${bias ? 'fma(v, u_deq(), ldb(n))' : 'v * u_deq()'})));`,
-        `    var yo = 0.0; var any = false;`,
-        `    for (var k = 0u; k < K; k++) {`,
-        `      let info = bitcast<i32>(in5[k]);`,
-        `      if (info == -2) { continue; }`,
-        `      any = true;`,
-        `      let w = ${stored ? `select(rx((f32(sb(n * K + k)) * in3[n]) * u_wdeq()), rx(lds(n * u_S() + u32(max(info, 0)))), info >= 0)` : `rx((f32(sb(n * K + k)) * in3[n]) * u_wdeq())`};`,
-        `      yo += ldx(t * K + k) * w;`,
-        `    }`,
-        `    res[j] = select(yi, rx(yi + rx(yo)), any);`,
-        `  }`,
-        `  let e = t * N + n0;`,
-        k16
-          ? `  out0[e / 2u] = to_bits(res.x) | (to_bits(res.y) << 16u);\n  if (n0 + 2u < N) { out0[e / 2u + 1u] = to_bits(res.z) | (to_bits(res.w) << 16u); }`
-          : `  for (var j = 0u; j < 4u; j++) { if (n0 + j < N) { out0[e + j] = to_bits(res[j]); } }`,
-        `}`,
-      ].join('\n');
-    const ins: TensorInfo[] = [ca, cb, sca, scb, x, colInfo, ...(bias ? [bias] : stored ? [x] : []), ...(stored ? [stored] : [])];
+    const ins: TensorInfo[] = [ca, cb, sca, scb, x, list, ...(bias ? [bias] : stored ? [x] : []), ...(stored ? [stored] : [])];
     const types = ['u32', 'u32', 'f32', 'f32', 'u32', 'u32', ...(bias || stored ? ['u32'] : []), ...(stored ? ['u32'] : [])] as ('u32' | 'f32')[];
     gpu.run(
-      { name: 'Int8Linear', key: `${x.dtype}|${out.dtype}|${aligned}|${bias?.dtype ?? ''}|${stored?.dtype ?? ''}|${gpu.info.dot4I8}`, inputs: types, outputs: ['u32'], uniforms: u, body, grid: [Math.ceil(N / 256), T, 1] },
+      {
+        name: 'Int8Linear', key: `${x.dtype}|${out.dtype}|${K % 4 === 0}|${bias?.dtype ?? ''}|${stored?.dtype ?? ''}|${gpu.info.dot4I8}|TM${TM}`,
+        inputs: types, outputs: ['u32'], uniforms: u, body: () => int8GemmBody(gpu, g, TM), grid: [Math.ceil(N / 256), Math.ceil(T / TM), 1],
+      },
       ins,
       [out],
     );
+    gpu.disposeTemp(list);
     for (const tmp of [colInfo, sca, ca]) gpu.disposeTemp(tmp);
   });
 });

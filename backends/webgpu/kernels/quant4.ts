@@ -174,7 +174,32 @@ gpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, gpu) => {
     if (T * N === 0) return;
     const u = new Uniforms().u32('T', T).u32('N', N).u32('K', K).u32('bs', blocksize).f32('offset', offset);
     const k16 = out.dtype === 'float16' || out.dtype === 'bfloat16';
-    // Each invocation: one row t, four columns n0…n0+3 (four weight rows decoded along K).
+    // Each invocation: TM rows t × four columns n0…n0+3; each weight row is decoded once per
+    // invocation and used for its TM rows. With K % 8 = 0 codes are decoded a word (8 codes) at a time.
+    const TM = T >= 4 ? 4 : 1;
+    const rows = Array.from({ length: TM }, (_, i) => i);
+    const fma = (kExpr: string) => rows.map((i) => `acc${i}[j] += rnd(ldx(t[${i}] * K + ${kExpr})) * w;`).join(' ');
+    const inner =
+      K % 8 === 0
+        ? [
+            `    for (var wi = 0u; wi < K / 8u; wi++) {`,
+            `      let k = wi * 8u; let word = in1[(base + k) / 8u]; let a = am((base + k) / bs);`,
+            `      for (var q = 0u; q < 8u; q++) {`,
+            `        let byte = (word >> (8u * (q >> 1u))) & 0xffu;`,
+            `        let w = rnd(lut[select(byte >> 4u, byte & 15u, (q & 1u) == 1u)] * a);`,
+            `        ${fma('k + q')}`,
+            `      }`,
+            `    }`,
+          ]
+        : [
+            `    var k = 0u;`,
+            `    loop {`,
+            `      if (k >= K) { break; }`,
+            // Walk block by block: one absmax per block (blocks may straddle rows).
+            `      let b = (base + k) / bs; let end = min(K, (b + 1u) * bs - base); let a = am(b);`,
+            `      for (; k < end; k++) { let w = rnd(lut[code4(base + k)] * a); ${fma('k')} }`,
+            `    }`,
+          ];
     const body = () =>
       [
         COMMON, QUANT_WGSL, rounder(dtype), loadFn('ldx', 'in0', x.dtype, 'f32'), code4Fn('in1'), absmaxFn(nested, 'in2', 'in4', 'in5'),
@@ -182,39 +207,35 @@ gpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, gpu) => {
         bitsFn('to_bits', out.dtype, 'f32'),
         `@compute @workgroup_size(64)`,
         `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`,
-        `  let N = u_N(); let K = u_K(); let bs = u_bs();`,
-        `  let n0 = gid.x * 4u; let t = gid.y;`,
-        `  if (n0 >= N || t >= u_T()) { return; }`,
+        `  let N = u_N(); let K = u_K(); let bs = u_bs(); let T = u_T();`,
+        `  let n0 = gid.x * 4u; let t0 = gid.y * ${TM}u;`,
+        `  if (n0 >= N || t0 >= T) { return; }`,
+        `  var t: array<u32, ${TM}>; for (var i = 0u; i < ${TM}u; i++) { t[i] = min(t0 + i, T - 1u); }`,
         `  var lut: array<f32, 16>;`,
         `  for (var c = 0u; c < 16u; c++) { lut[c] = in3[c]; }`,
-        `  var acc = vec4<f32>(0.0);`,
+        ...rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`),
         `  for (var j = 0u; j < 4u; j++) {`,
-        `    let n = min(n0 + j, N - 1u);`,
-        `    let base = n * K;`,
-        `    var s = 0.0;`,
-        `    var k = 0u;`,
-        `    loop {`,
-        `      if (k >= K) { break; }`,
-        // Walk block by block: one absmax per block (blocks may straddle rows).
-        `      let b = (base + k) / bs;`,
-        `      let end = min(K, (b + 1u) * bs - base);`,
-        `      let a = am(b);`,
-        `      for (; k < end; k++) { s += rnd(ldx(t * K + k)) * rnd(lut[code4(base + k)] * a); }`,
-        `    }`,
-        `    acc[j] = s;`,
+        `    let base = min(n0 + j, N - 1u) * K;`,
+        ...inner,
         `  }`,
-        bias
-          ? `  for (var j = 0u; j < 4u; j++) { acc[j] = rnd(acc[j] + rnd(ldb(min(n0 + j, N - 1u)))); }`
-          : `  for (var j = 0u; j < 4u; j++) { acc[j] = rnd(acc[j]); }`,
-        `  let e = t * N + n0;`,
-        k16
-          ? `  out0[e / 2u] = to_bits(acc.x) | (to_bits(acc.y) << 16u);\n  if (n0 + 2u < N) { out0[e / 2u + 1u] = to_bits(acc.z) | (to_bits(acc.w) << 16u); }`
-          : `  for (var j = 0u; j < 4u; j++) { if (n0 + j < N) { out0[e + j] = to_bits(acc[j]); } }`,
+        ...rows.map((i) =>
+          [
+            `  if (t0 + ${i}u < T) {`,
+            bias
+              ? `    for (var j = 0u; j < 4u; j++) { acc${i}[j] = rnd(acc${i}[j] + rnd(ldb(min(n0 + j, N - 1u)))); }`
+              : `    for (var j = 0u; j < 4u; j++) { acc${i}[j] = rnd(acc${i}[j]); }`,
+            `    let e = t[${i}] * N + n0;`,
+            k16
+              ? `    out0[e / 2u] = to_bits(acc${i}.x) | (to_bits(acc${i}.y) << 16u);\n    if (n0 + 2u < N) { out0[e / 2u + 1u] = to_bits(acc${i}.z) | (to_bits(acc${i}.w) << 16u); }`
+              : `    for (var j = 0u; j < 4u; j++) { if (n0 + j < N) { out0[e + j] = to_bits(acc${i}[j]); } }`,
+            `  }`,
+          ].join('\n'),
+        ),
         `}`,
       ].join('\n');
     const ins = [x, inputs[1], inputs[2], inputs[3], ...(nested ? [inputs[4], inputs[5]] : []), ...(bias ? [bias] : [])];
     const types: Program['inputs'] = ['u32', 'u32', nested ? 'u32' : 'u32', 'f32', ...(nested ? ['f32', 'f32'] as const : []), ...(bias ? ['u32'] as const : [])];
-    const key = `${x.dtype}|${dtype}|${out.dtype}|${nested}|${bias?.dtype ?? ''}`;
-    gpu.run({ name: 'Quant4MatMul', key, inputs: types, outputs: ['u32'], uniforms: u, body, grid: [Math.ceil(N / 256), T, 1] }, ins, [out]);
+    const key = `${x.dtype}|${dtype}|${out.dtype}|${nested}|${bias?.dtype ?? ''}|TM${TM}|${K % 8 === 0}`;
+    gpu.run({ name: 'Quant4MatMul', key, inputs: types, outputs: ['u32'], uniforms: u, body, grid: [Math.ceil(N / 256), Math.ceil(T / TM), 1] }, ins, [out]);
   });
 });
