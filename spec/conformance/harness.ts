@@ -11,6 +11,7 @@ import { isFloat } from '../../lib/dtype.js';
 import { Random } from '../../lib/random.js';
 import type { Tensor } from '../../lib/tensor.js';
 import { toStorage } from '../../ops/creation.js';
+import * as ft from '../../index.js';
 import { dispose, toBackend } from '../../index.js';
 
 /** How an input's values are drawn. */
@@ -101,8 +102,51 @@ function flattenOutput(o: CaseOutput): Tensor[] {
   return Object.values(o as Record<string, Tensor>);
 }
 
-/** Runs a case on one backend: its outputs' shapes, dtypes and values. */
-export async function runCase(c: OpCase, backend: string): Promise<{ shape: readonly number[]; dtype: DType; values: ArrayLike<number> }[]> {
+/**
+ * A backend under one configuration: the CPU with its TypeScript reference kernels, the CPU with
+ * its fast (WebAssembly) kernels, the WebGPU backend, …
+ */
+export interface Variant {
+  label: string;
+  backend: string;
+  /** Applies the configuration (and returns a function restoring the previous one). */
+  enter?: () => () => void;
+}
+
+/** The CPU backend's kernel switch (`setCpuKernels('js' | 'wasm')`), when the build has one. */
+function cpuKernelSwitch(mode: string): (() => () => void) | undefined {
+  const set = Reflect.get(ft, 'setCpuKernels') as ((m: string) => void) | undefined;
+  if (typeof set !== 'function') return undefined;
+  return () => {
+    set(mode);
+    return () => set('wasm');
+  };
+}
+
+/** The reference every variant is checked against: the CPU's TypeScript kernels. */
+export const REFERENCE: Variant = { label: 'cpu (reference kernels)', backend: 'cpu', enter: cpuKernelSwitch('js') };
+
+/** Every variant under test: the CPU's fast path (when it has one) and every other registered backend. */
+export function variants(): Variant[] {
+  const out: Variant[] = [];
+  const fast = cpuKernelSwitch('wasm');
+  if (fast) out.push({ label: 'cpu (WebAssembly kernels)', backend: 'cpu', enter: fast });
+  for (const b of ENGINE.registeredBackends()) if (b !== 'cpu') out.push({ label: b, backend: b });
+  return out;
+}
+
+/** Runs a case on one backend (or variant): its outputs' shapes, dtypes and values. */
+export async function runCase(c: OpCase, target: string | Variant): Promise<{ shape: readonly number[]; dtype: DType; values: ArrayLike<number> }[]> {
+  const v = typeof target === 'string' ? { label: target, backend: target } : target;
+  const restore = v.enter?.();
+  try {
+    return await runOn(c, v.backend);
+  } finally {
+    restore?.();
+  }
+}
+
+async function runOn(c: OpCase, backend: string): Promise<{ shape: readonly number[]; dtype: DType; values: ArrayLike<number> }[]> {
   const xs = await makeInputs(c, backend);
   const b = await ENGINE.initBackend(backend);
   let outs: Tensor[] = [];
@@ -162,12 +206,12 @@ export function tolerance(c: OpCase, dtype: DType): Tol {
 }
 
 /** The reference backend every other backend is checked against. */
-export const REFERENCE_BACKEND = 'cpu';
+export const REFERENCE_BACKEND = REFERENCE.backend;
 
-/** Runs a case on `backend` and on the reference; returns the mismatch or null. */
-export async function checkCase(c: OpCase, backend: string): Promise<string | null> {
-  const want = await runCase(c, REFERENCE_BACKEND);
-  const got = await runCase(c, backend);
+/** Runs a case on a backend (or variant) and on the reference; returns the mismatch or null. */
+export async function checkCase(c: OpCase, target: string | Variant): Promise<string | null> {
+  const want = await runCase(c, REFERENCE);
+  const got = await runCase(c, target);
   return compare(got, want, (d) => tolerance(c, d));
 }
 

@@ -176,6 +176,8 @@ describe('ops: bad input (every op)', () => {
       'tidy', 'keep', 'dispose', 'memory', 'resetPeakMemory', 'setBackend', 'getBackend', 'listBackends', 'toBackend',
       'registerKernel', 'unregisterKernel', 'getKernel', 'hasKernel', 'kernelsForBackend', 'bytesPerElement', 'isFloat',
       'promoteTypes', 'check', 'toStorage', 'isLinearWeight',
+      // CPU backend settings (spec/backends/cpu).
+      'cpuInfo', 'cpuStats', 'resetCpuStats', 'setNumThreads', 'getNumThreads', 'setCpuKernels', 'setSpinMicros',
       // Attention scopes and introspection (spec/attention/scopes.spec.ts).
       'sdpaKernel', 'currentSdpaScope', 'sdpaCounts', 'resetSdpaCounts', 'setSdpaDebug', 'registerSdpaCheck', 'setMathAttentionBudget',
       // Quantization: code tables, encoders, JSON and config helpers, state disposal (spec/quant).

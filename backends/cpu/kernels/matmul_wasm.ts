@@ -17,11 +17,11 @@ const TRANS_A = 1;
 const TRANS_B = 2;
 const KIND_SHIFT = 2;
 
-/** Largest M that takes the GEMV path (weights streamed once, no packing). */
-export const GEMV_MAX_M = 8;
+/** Largest M that takes the GEMV path (weights streamed once, no packing); = GEMV_MAX_M in assembly/gemv.ts. */
+const GEMV_MAX_M = 8;
 /**
  * Below these sizes a job runs on the calling thread. Measured on 2 Zen 5 cores (perf/RESULTS.md):
- * a job reaches a spinning worker in ~1 µs but a sleeping one in ~36 µs. GEMM gained from a
+ * a job reaches a spinning worker in ~1 µs but a sleeping one in ~36–72 µs. GEMM gained from a
  * second thread from ~48³ with the worker spinning and from ~160³ (8 MFLOP) with it asleep;
  * 6 MFLOP splits the difference. GEMV with cache-resident weights gained nothing below 2–4 MiB,
  * but real decode weights stream from DRAM, where one thread reads ~20 GB/s and two ~35 GB/s,
