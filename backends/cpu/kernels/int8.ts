@@ -4,9 +4,13 @@
  * scale dequantization, and weight-column dequantization for the 16-bit outlier stream.
  */
 
+import type { TensorInfo } from '../../../lib/backend.js';
 import type { DType } from '../../../lib/dtype.js';
 import { numberToF16Bits } from '../../../lib/float16.js';
 import { INT8_MM_DEQUANT, INT8_W_DEQUANT, rne } from '../../../lib/quant_codes.js';
+import type { CpuBackend } from '../backend.js';
+import { countCall } from '../config.js';
+import { int8MatMulWasm, int8VectorQuantWasm } from './quant_wasm.js';
 import { roundF16 } from './quant_util.js';
 import { cpuKernel, readF32, readNum, storeNumbers } from './util.js';
 
@@ -39,7 +43,12 @@ cpuKernel('QuantizeInt8Rowwise', ([w], _attrs, cpu) => {
   return [cb, scb];
 });
 
-cpuKernel('Int8VectorQuant', ([x], { threshold }: { threshold: number }, cpu) => {
+/** Int8VectorQuant: the WebAssembly kernel for float32 activations, else the reference. */
+cpuKernel('Int8VectorQuant', ([x], { threshold }: { threshold: number }, cpu) => int8VectorQuantWasm(cpu, x, threshold) ?? int8VectorQuantRef(cpu, x, threshold));
+
+/** The reference Int8VectorQuant. */
+function int8VectorQuantRef(cpu: CpuBackend, x: TensorInfo, threshold: number): TensorInfo[] {
+  countCall('js', 'Int8VectorQuant');
   const [T, K] = x.shape;
   const xv = readF32(cpu, x);
   // Values as float16 (bnb quantizes a float16 copy of the activations).
@@ -75,9 +84,14 @@ cpuKernel('Int8VectorQuant', ([x], { threshold }: { threshold: number }, cpu) =>
     for (let k = 0; k < K; k++) cv[o + k] = isOutlierCol[k] || m === 0 ? 0 : rne(f32(h[o + k] * scale));
   }
   return [ca, sca, cols];
-});
+}
 
-cpuKernel('Int8MatMul', (inputs, { hasBias }: { hasBias: boolean }, cpu) => {
+/** Int8MatMul: the WebAssembly kernel where it applies, else the reference. */
+cpuKernel('Int8MatMul', (inputs, { hasBias }: { hasBias: boolean }, cpu) => int8MatMulWasm(cpu, inputs, hasBias) ?? int8MatMulRef(cpu, inputs, hasBias));
+
+/** The reference Int8MatMul. */
+function int8MatMulRef(cpu: CpuBackend, inputs: readonly TensorInfo[], hasBias: boolean): TensorInfo {
+  countCall('js', 'Int8MatMul');
   const [ca, cb, sca, scb] = inputs;
   const [T, K] = ca.shape;
   const N = cb.shape[0];
@@ -99,7 +113,7 @@ cpuKernel('Int8MatMul', (inputs, { hasBias }: { hasBias: boolean }, cpu) => {
     }
   }
   return out;
-});
+}
 
 cpuKernel('DequantizeInt8', (inputs, attrs: { dtype: DType; hasCols: boolean; hasStored: boolean }, cpu) => {
   const { dtype, hasCols, hasStored } = attrs;

@@ -9,6 +9,8 @@ import type { DType } from '../../../lib/dtype.js';
 import { encodeSorted, encoder, type QuantType } from '../../../lib/quant_codes.js';
 import { sizeOf, type Shape } from '../../../lib/shape.js';
 import type { CpuBackend } from '../backend.js';
+import { countCall } from '../config.js';
+import { quant4MatMulWasm } from './quant_wasm.js';
 import { rounder, Scratch } from './quant_util.js';
 import { cpuKernel, readF32, readNum, writeF32 } from './util.js';
 
@@ -119,12 +121,16 @@ interface Quant4MatMulAttrs {
   hasBias: boolean;
 }
 
+/** Quant4MatMul: the WebAssembly kernel where it applies, else the reference. */
+cpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, cpu) => quant4MatMulWasm(cpu, inputs, attrs) ?? quant4MatMulRef(cpu, inputs, attrs));
+
 /**
- * y[t, n] = Σ_k r(x[t, k]) · r(f32(map[code(n, k)] · absmax[block(n, k)])) with r = rounding to the
- * compute dtype, accumulated in float64, plus r(bias[n]), rounded once to the compute dtype. One
- * weight row is dequantized at a time into a K-float scratch row.
+ * The reference: y[t, n] = Σ_k r(x[t, k]) · r(f32(map[code(n, k)] · absmax[block(n, k)])) with r =
+ * rounding to the compute dtype, accumulated in float64, plus r(bias[n]), rounded once to the
+ * compute dtype. One weight row is dequantized at a time into a K-float scratch row.
  */
-cpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, cpu) => {
+function quant4MatMulRef(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: Quant4MatMulAttrs): TensorInfo {
+  countCall('js', 'Quant4MatMul');
   const { blocksize, N, K, dtype, nested, offset, hasBias } = attrs;
   const x = inputs[0];
   const T = x.shape[0];
@@ -184,4 +190,4 @@ cpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, cpu) => {
     scratch.free();
   }
   return out;
-});
+}
