@@ -127,3 +127,12 @@ export const DequantizeInt8 = 'DequantizeInt8';
  * block; never materialises W.
  */
 export const Quant4MatMul = 'Quant4MatMul';
+/**
+ * Optional fused LLM.int8 Linear, for backends that cannot size Int8VectorQuant's outlier-column
+ * output on the host (GPUs): inputs [x (T, K) float, CB int8 (N, K), SCB float32 (N), bias? (N),
+ * storedCols? int32 (s), stored? (N, s)]; attrs { threshold, hasBias, hasStored } → (T, N) in x's
+ * dtype, equal to `int8Linear`'s decomposition (int8 part rounded to float16 then x's dtype, plus
+ * the x-dtype product over the outlier columns, summed in x's dtype). `int8Linear` uses it when
+ * the backend registers it.
+ */
+export const Int8Linear = 'Int8Linear';

@@ -19,6 +19,8 @@ export interface GpuDeviceInfo {
   f16: boolean;
   /** `subgroups` was granted. */
   subgroups: boolean;
+  /** WGSL's packed_4x8_integer_dot_product (`dot4I8Packed`) is available. */
+  dot4I8: boolean;
   /** Where the GPU came from. */
   source: 'navigator.gpu' | 'webgpu (Dawn)';
 }
@@ -98,15 +100,16 @@ const WANTED_LIMITS = [
  * Returns an adapter, or null when the platform has none (no driver: Dawn resolves null rather
  * than throwing). Never hangs on a machine without a GPU driver.
  */
-export async function requestAdapter(): Promise<{ adapter: GPUAdapter | null; source: GpuDeviceInfo['source'] }> {
+export async function requestAdapter(): Promise<{ adapter: GPUAdapter | null; source: GpuDeviceInfo['source']; wgsl: ReadonlySet<string> }> {
   const { gpu, source } = await gpuEntry();
+  const wgsl = ((gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures ?? new Set<string>()) as ReadonlySet<string>;
   let adapter: GPUAdapter | null = null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch {
     adapter = null;
   }
-  return { adapter, source };
+  return { adapter, source, wgsl };
 }
 
 /** Options of `acquireDevice`. */
@@ -117,7 +120,7 @@ export interface AcquireOptions {
 
 /** Requests a device with the adapter's full limits and the features the kernels can use. */
 export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuDeviceInfo> {
-  const { adapter, source } = await requestAdapter();
+  const { adapter, source, wgsl } = await requestAdapter();
   if (!adapter) {
     throw new BackendError(
       'backend webgpu: no GPU adapter (requestAdapter() returned null). On Linux without a GPU, install Mesa lavapipe ' +
@@ -149,6 +152,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuDevic
     isFallback: !!fallback,
     f16: device.features.has('shader-f16'),
     subgroups: device.features.has('subgroups'),
+    dot4I8: wgsl.has('packed_4x8_integer_dot_product'),
     source,
   };
 }

@@ -4,6 +4,7 @@
  * `Y = f16(S · (CA·CBᵀ)) + X[:, O] · W[:, O]ᵀ`.
  */
 
+import { hasKernel } from '../../lib/backend.js';
 import { isFloat, type DType } from '../../lib/dtype.js';
 import { ENGINE } from '../../lib/engine.js';
 import { ArgumentError, DTypeError, ShapeError } from '../../lib/errors.js';
@@ -149,6 +150,19 @@ export function int8Linear(x: Tensor, state: Int8State, opts: Int8LinearOptions 
   const x2 = ENGINE.makeView(x, [sizeOf(lead), K]);
   const temps: Tensor[] = [x2];
   try {
+    // Backends that cannot size the outlier columns on the host (GPUs) run the whole layer as one
+    // fused kernel; `onOutliers` needs the columns themselves, so it takes the decomposed path.
+    if (hasKernel('Int8Linear', x.backendName) && !opts.onOutliers) {
+      const stored = !!(opts.outlierCols && opts.outlierWeight && opts.outlierCols.size > 0);
+      if (opts.bias) {
+        checkTensor(opts.bias, op, 'bias');
+        if (opts.bias.rank !== 1 || opts.bias.shape[0] !== N) throw new ShapeError(`${op}: 'bias' must be [${N}], got [${opts.bias.shape}]`);
+      }
+      const inputs = [x2, state.weight, state.scb, ...(opts.bias ? [opts.bias] : []), ...(stored ? [opts.outlierCols!, opts.outlierWeight!] : [])];
+      const y = ENGINE.run('Int8Linear', inputs, { threshold, hasBias: !!opts.bias, hasStored: stored });
+      temps.push(y);
+      return ENGINE.makeView(y, [...lead, N]);
+    }
     const act = int8VectorQuant(x2, threshold);
     temps.push(act.ca, act.sca, act.outlierCols);
     if (opts.onOutliers) opts.onOutliers(act.outlierCols);

@@ -4,18 +4,24 @@
  * weights, each beside fp32 measured in the same run; plus the bytes each format stores (codes,
  * scales, maps, JSON state: everything) against fp32. Targets: int8 and nf4 GEMV ≥ 1.5× fp32;
  * stored bytes int8 ≤ 0.27×, nf4 ≤ 0.15×, nf4 + double quant ≤ 0.135× fp32.
+ *
+ * GPU backends (webgpu) are timed asynchronously (each run awaits the queue), without double
+ * quantization (quantizing it reads the absmax mean synchronously, which a GPU cannot).
  */
 
 import * as ft from '../../index.js';
-import { time, waitForQuiet, type PerfSuite, type ResultRow } from '../harness.js';
+import { time, waitForQuiet, type PerfSuite, type ResultRow, type SuiteContext } from '../harness.js';
+import { runOnBackend, timeAsync } from '../kernels.js';
+import { deviceMeta } from './attention.js';
 
 const N = 4096, K = 4096, GEMM_ROWS = 128;
 
 export const suite: PerfSuite = {
   name: 'quant',
   description: 'GEMV 1×4096·4096×4096ᵀ and GEMM 128×4096·4096×4096ᵀ with fp32/fp16/int8/nf4 weights; stored weight bytes',
-  backends: ['cpu'],
+  backends: ['cpu', 'webgpu'],
   async run(ctx) {
+    if (ctx.backend !== 'cpu') return runOnBackend(ctx.backend, () => gpuRun(ctx));
     await ft.setBackend('cpu');
     ctx.progress(`quantizing a [${N}, ${K}] weight …`);
     const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
@@ -73,3 +79,31 @@ export const suite: PerfSuite = {
     return { rows, meta: { cpu: ft.cpuInfo(), threads: ft.getNumThreads(), weights: 'randn std 0.02, seed 1; x randn seed 2', int8: 'threshold 6 (no outliers in N(0,1) inputs)', nf4: 'blocksize 64, compute float32' } };
   },
 };
+
+/** The GPU variant: the same weights (no double quantization), medians of asynchronous runs. */
+async function gpuRun(ctx: SuiteContext): Promise<{ rows: ResultRow[]; meta: Record<string, unknown> }> {
+  const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
+  const weights: [string, ft.LinearWeight][] = [
+    ['fp32', new ft.DenseWeight(w32)],
+    ['fp16', new ft.DenseWeight(ft.cast(w32, 'float16'))],
+    ['int8', ft.Int8Weight.fromFloat(w32)],
+    ['nf4', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4' })],
+  ];
+  const rows: ResultRow[] = [];
+  for (const [op, T] of [['GEMV', 1], ['GEMM', GEMM_ROWS]] as const) {
+    const x = ft.randn([T, K], { seed: 2 });
+    let base: { ms: number; value: number } | null = null;
+    for (const [name, w] of weights) {
+      ctx.progress(`${op} ${name} …`);
+      const ms = await timeAsync(() => w.matmulT(x), op === 'GEMV' ? 9 : 3);
+      const value = op === 'GEMV' ? w.byteSize() / ms / 1e6 : (2 * T * N * K) / ms / 1e6;
+      const row: ResultRow = { name: `${op} ${T}×${K}·${N}×${K}ᵀ ${name}`, value, unit: op === 'GEMV' ? 'GB/s' : 'GFLOP/s', ms };
+      if (!base) base = { ms, value };
+      else Object.assign(row, { baseline: { name: 'fp32', value: base.value, ms: base.ms }, ratio: base.ms / ms, note: 'ratio = fp32 time / this time' });
+      rows.push(row);
+    }
+    x.dispose();
+  }
+  for (const [, w] of weights) w.dispose();
+  return { rows, meta: { ...(await deviceMeta(ctx.backend)), int8: 'fused Int8Linear kernel, threshold 6', nf4: 'blocksize 64, compute float32' } };
+}

@@ -12,10 +12,11 @@ import { kernelsForBackend } from '../../lib/backend.js';
 import { checkCase, REFERENCE, variants, type OpCase } from './harness.js';
 import { coreCases } from './cases_core.js';
 import { nnCasesAll } from './cases_nn.js';
+import { quantCases } from './cases_quant.js';
 import { requireWebGPU } from '../helpers/webgpu_env.js';
 
 /** Every conformance case. */
-export const CASES: OpCase[] = [...coreCases(), ...nnCasesAll()];
+export const CASES: OpCase[] = [...coreCases(), ...nnCasesAll(), ...quantCases()];
 
 /** Backends under test, with an async gate deciding whether they can run here. */
 const GATES: Record<string, () => Promise<boolean>> = { webgpu: requireWebGPU };

@@ -151,7 +151,7 @@ async function runOn(c: OpCase, backend: string): Promise<{ shape: readonly numb
   const b = await ENGINE.initBackend(backend);
   let outs: Tensor[] = [];
   try {
-    outs = flattenOutput(ENGINE.withBackend(b, () => c.run(xs)));
+    outs = flattenOutput(ENGINE.withBackend(b, () => ENGINE.tidy(() => c.run(xs))));
     const res = [];
     for (const t of outs) res.push({ shape: t.shape, dtype: t.dtype, values: await t.data() });
     return res;
@@ -223,7 +223,7 @@ export async function timeCase(c: OpCase, backend: string, reps = 5): Promise<nu
   try {
     for (let r = 0; r <= reps; r++) {
       const t0 = performance.now();
-      const outs = flattenOutput(ENGINE.withBackend(b, () => c.run(xs)));
+      const outs = flattenOutput(ENGINE.withBackend(b, () => ENGINE.tidy(() => c.run(xs))));
       await b.sync?.();
       await outs[0]?.data();
       if (r > 0) times.push(performance.now() - t0);

@@ -6,7 +6,9 @@
  */
 
 import { expect } from 'chai';
-import { AutoModelForCausalLM, AutoTokenizer, bundledModelDir, getBackend, memory, setBackend, type AttnImplementation, type CausalLM } from '../../index.js';
+import {
+  AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, bundledModelDir, getBackend, memory, setBackend, type AttnImplementation, type CausalLM,
+} from '../../index.js';
 import { getWebGPUBackend } from '../../backends/webgpu/index.js';
 import { fixtureDir, maxDiffMasked, readExpected, rows } from '../models/helpers.js';
 import { requireWebGPU } from '../helpers/webgpu_env.js';
@@ -59,6 +61,22 @@ function onWebGPU(dir: string, opts: { attnImplementation?: AttnImplementation; 
       expect(gpu).to.deep.equal(cpu);
       expect(tok.decode(gpu, { skipSpecialTokens: true })).to.match(/^Once upon a time, there was a little girl named Lily/);
     });
+
+    for (const [label, cfg] of [['LLM.int8', { loadIn8bit: true }], ['NF4', { loadIn4bit: true, bnb4bitQuantType: 'nf4' as const }], ['FP4 (float16 compute)', { loadIn4bit: true, bnb4bitComputeDtype: 'float16' as const }]] as const) {
+      it(`quantized ${label}: greedy tokens on WebGPU equal the CPU's`, async () => {
+        const dir = await bundledModelDir();
+        const cpuQ = await on('cpu', () => AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig: new BitsAndBytesConfig(cfg) }));
+        const gpuQ = await on('webgpu', () => AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig: new BitsAndBytesConfig(cfg) }));
+        try {
+          const [a] = await on('cpu', () => cpuQ.generate([1], { maxNewTokens: 40, eosTokenId: null }));
+          const [b] = await on('webgpu', () => gpuQ.generate([1], { maxNewTokens: 40, eosTokenId: null }));
+          expect(b).to.deep.equal(a);
+        } finally {
+          cpuQ.dispose();
+          gpuQ.dispose();
+        }
+      });
+    }
 
     it('1,000 generate() calls return GPU memory to its baseline', () => on('webgpu', async () => {
       const gpu = await getWebGPUBackend();
