@@ -6,8 +6,7 @@
 
 import { ENGINE } from '../../lib/engine.js';
 import { sizeOf } from '../../lib/shape.js';
-import { registerSdpaCheck } from '../../ops/attention/eligibility.js';
-import type { SdpaParams } from '../../ops/attention/params.js';
+import { registerSdpaCheck, type SdpaParams } from '../../lib/sdpa_checks.js';
 import type { WebGPUBackend } from './backend.js';
 import { bytesPerKey, EFFICIENT_MAX_HEAD_DIM, MIN_BC, useF16Tiles } from './kernels/attention.js';
 import { MAX_GROUPS } from './program.js';
