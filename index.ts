@@ -81,3 +81,4 @@ export async function toBackend(t: Tensor, name: string): Promise<Tensor> {
   return ENGINE.makeTensor(raw, t.shape, t.dtype, target);
 }
 export * from './models/index.js';
+export * from './models/quant/index.js';

@@ -140,11 +140,19 @@ class Engine {
     return this.wrap({ dataId, shape, dtype }, backend);
   }
 
-  /** A new tensor sharing `t`'s data under another shape of the same size (no copy). */
-  makeView(t: Tensor, shape: Shape): Tensor {
+  /**
+   * A new tensor sharing `t`'s data under another shape of the same size (no copy). With `dtype`,
+   * the same bytes reinterpreted as another dtype (a bitcast; the byte size must match).
+   */
+  makeView(t: Tensor, shape: Shape, dtype: DType = t.dtype): Tensor {
     const rec = this.data.get(t.dataId);
     if (!rec) throw new BackendError(`view of a tensor with no data record (#${t.id})`);
-    return this.wrap({ dataId: t.dataId, shape, dtype: t.dtype }, rec.backend);
+    if (dtype !== t.dtype && sizeOf(shape) * bytesPerElement(dtype) !== t.size * bytesPerElement(t.dtype)) {
+      throw new ArgumentError(
+        `bitcast view: ${t.dtype} [${t.shape}] holds ${t.size * bytesPerElement(t.dtype)} bytes, ${dtype} [${shape}] needs ${sizeOf(shape) * bytesPerElement(dtype)}`,
+      );
+    }
+    return this.wrap({ dataId: t.dataId, shape, dtype }, rec.backend);
   }
 
   private wrap(info: TensorInfo, backend: Backend): Tensor {

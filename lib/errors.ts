@@ -39,6 +39,9 @@ export class OutOfMemoryError extends FlashTensorError {}
 /** A safetensors file is malformed; the message names the tensor and the problem. */
 export class SafetensorsError extends FlashTensorError {}
 
+/** A quantized checkpoint's tensors are inconsistent or unsupported; the message names the tensor. */
+export class QuantStateError extends FlashTensorError {}
+
 /** Throws `ErrorClass(message())` when `cond` is false; the message is built only on failure. */
 export function check(
   cond: unknown,

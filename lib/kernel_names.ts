@@ -77,3 +77,62 @@ export const SdpaEfficient = 'SdpaEfficient';
  * attrs { scale, causal (bottom-right per sequence), maxSeqlenQ, maxSeqlenK } → (Tq, H, Ev).
  */
 export const FlashAttnVarlen = 'FlashAttnVarlen';
+
+// ---------------------------------------------------------------- quantization (docs/quantization.md)
+
+/**
+ * inputs [w (any shape, float; flattened row-major)]; attrs { quantType: 'nf4'|'fp4', blocksize }
+ * → [packed uint8 [ceil(n/2), 1] (element 2j in the high nibble), absmax float32 [ceil(n/blocksize)]].
+ */
+export const Quantize4bit = 'Quantize4bit';
+/**
+ * inputs [packed uint8, absmax (float32 [nb], or uint8 [nb] codes with double quantization),
+ * quantMap float32 [16], nestedAbsmax? float32 [ceil(nb/256)], nestedQuantMap? float32 [256]];
+ * attrs { blocksize, shape, dtype, nested, offset } → W [shape] in dtype (w = f32(map[c]·absmax), then cast).
+ */
+export const Dequantize4bit = 'Dequantize4bit';
+/**
+ * 8-bit blockwise quantization against a sorted 256-entry map (the second level of double quant):
+ * inputs [x float32 [n], map float32 [256]]; attrs { blocksize } → [codes uint8 [n], absmax float32 [nb]].
+ */
+export const QuantizeBlockwise8 = 'QuantizeBlockwise8';
+/**
+ * inputs [codes uint8 [n], absmax float32 [nb], map float32 [256]]; attrs { blocksize, offset }
+ * → float32 [n]: f32(f32(map[c]·absmax[i/bs]) + offset).
+ */
+export const DequantizeBlockwise8 = 'DequantizeBlockwise8';
+/** inputs [w (N, K) float]; → [CB int8 (N, K), SCB float32 (N)] (W cast to float16 first, SCB = row absmax). */
+export const QuantizeInt8Rowwise = 'QuantizeInt8Rowwise';
+/**
+ * LLM.int8 activation quantization: inputs [x (T, K) float]; attrs { threshold }
+ * → [CA int8 (T, K) (outlier columns zeroed), SCA float32 (T), outlierCols int32 (m), sorted].
+ */
+export const Int8VectorQuant = 'Int8VectorQuant';
+/**
+ * inputs [CA int8 (T, K), CB int8 (N, K), SCA float32 (T), SCB float32 (N), bias? (N)]; attrs { hasBias }
+ * → (T, N) float16: f16(fma(f32(f32(acc)·SCA)·SCB, 1/16129, bias)) with int32 acc = Σ CA·CB.
+ */
+export const Int8MatMul = 'Int8MatMul';
+/**
+ * inputs [CB int8 (N, K), SCB float32 (N), cols? int32 (m), storedCols? int32 (s), stored? (N, s) float];
+ * attrs { dtype, hasCols, hasStored } → (N, m) (or (N, K) without cols): each column is the stored
+ * 16-bit copy when its index is in storedCols, else f32(f32(CB·SCB)·(1/127)); cast to dtype.
+ */
+export const DequantizeInt8 = 'DequantizeInt8';
+/**
+ * 4-bit weight matmul: inputs [x (T, K) float, packed uint8, absmax, quantMap float32 [16],
+ * nestedAbsmax?, nestedQuantMap?, bias? (N)]; attrs { blocksize, N, K, dtype (compute dtype), nested,
+ * offset, hasBias } → (T, N) in dtype: x and each dequantized weight element are rounded to dtype,
+ * products accumulate in (at least) float32, the sum (+ bias) is rounded once. Dequantizes block by
+ * block; never materialises W.
+ */
+export const Quant4MatMul = 'Quant4MatMul';
+/**
+ * Optional fused LLM.int8 Linear, for backends that cannot size Int8VectorQuant's outlier-column
+ * output on the host (GPUs): inputs [x (T, K) float, CB int8 (N, K), SCB float32 (N), bias? (N),
+ * storedCols? int32 (s), stored? (N, s)]; attrs { threshold, hasBias, hasStored } → (T, N) in x's
+ * dtype, equal to `int8Linear`'s decomposition (int8 part rounded to float16 then x's dtype, plus
+ * the x-dtype product over the outlier columns, summed in x's dtype). `int8Linear` uses it when
+ * the backend registers it.
+ */
+export const Int8Linear = 'Int8Linear';

@@ -15,6 +15,7 @@ import { LlamaForCausalLM, parseLlamaConfig, type LlamaConfig } from './llama/mo
 import { openCheckpoint } from './loading/checkpoint.js';
 import { loadWeights, type LoadProgress, type WeightTransform } from './loading/load_weights.js';
 import { OPTForCausalLM, parseOPTConfig, type OPTConfig } from './opt/modeling_opt.js';
+import { BitsAndBytesConfig } from './quant/config.js';
 
 /** Any supported model config. */
 export type ModelConfig = LlamaConfig | FalconConfig | OPTConfig;
@@ -121,7 +122,7 @@ export const AutoModelForCausalLM = {
         dtype,
         basePrefix: fam.basePrefix,
         strict: opts.strict,
-        transform: opts.quantizationConfig?.weightTransform(model, cfg),
+        transform: quantizationFor(raw, opts.quantizationConfig, dir)?.weightTransform(model, cfg),
         onProgress: opts.onProgress,
         where: dir,
       });
@@ -134,6 +135,21 @@ export const AutoModelForCausalLM = {
     return model;
   },
 };
+
+/**
+ * The quantization to load with: the caller's, else the checkpoint's own `quantization_config`
+ * (a pre-quantized bitsandbytes checkpoint loads without any option, as in transformers).
+ */
+function quantizationFor(raw: RawConfig, given: QuantizationHook | null | undefined, where: string): QuantizationHook | null {
+  if (given) return given;
+  const q = raw.quantization_config;
+  if (!q || typeof q !== 'object') return null;
+  const method = (q as Record<string, unknown>).quant_method;
+  if (method !== undefined && method !== 'bitsandbytes') {
+    throw new UnsupportedModelError(`${where}: quantization_config.quant_method '${String(method)}' is not supported (only bitsandbytes)`);
+  }
+  return BitsAndBytesConfig.fromJSON(q as Record<string, unknown>);
+}
 
 function fromModelConfig(cfg: ModelConfig): GenerationConfig {
   return { bosTokenId: cfg.bosTokenId, eosTokenId: cfg.eosTokenId, padTokenId: cfg.padTokenId };

@@ -9,7 +9,8 @@
  */
 
 import {
-  LlamaForCausalLM, cast, generationStats, parseLlamaConfig, randn, type AttnImplementation, type CausalLM, type DType,
+  BitsAndBytesConfig, LlamaForCausalLM, cast, generationStats, parseLlamaConfig, quantizeModel, randn, type AttnImplementation, type CausalLM,
+  type DType,
 } from '../index.js';
 
 /** One measured configuration. */
@@ -64,14 +65,16 @@ export async function runGenerateSuite(opts: GenerateSuiteOptions = {}): Promise
   const decode = opts.decode ?? (opts.quick ? 16 : 128);
   const results: GenerateResult[] = [];
   for (const dtype of opts.dtypes ?? ['float32', 'float16']) {
-    if (dtype === 'int8' || dtype === 'nf4') {
-      log(`${dtype}: skipped (quantized weights arrive with the quantization module)`);
-      continue;
-    }
-    const model = randomLlama(size, dtype as DType);
+    // int8 / nf4: float32 weights, then every decoder Linear quantized (the tied head stays float32).
+    const quant =
+      dtype === 'int8' ? new BitsAndBytesConfig({ loadIn8bit: true })
+      : dtype === 'nf4' ? new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4' })
+      : null;
+    const model = randomLlama(size, quant ? 'float32' : (dtype as DType));
+    if (quant) quantizeModel(model, quant);
     const params = model.declaredParameters().filter((d) => !d.spec.tiedTo).reduce((a, d) => a + d.spec.shape.reduce((x, y) => x * y, 1), 0);
     for (const impl of opts.impls ?? (['eager', 'sdpa', 'flash_attention_2'] as AttnImplementation[])) {
-      if (impl === 'flash_attention_2' && dtype === 'float32') continue;
+      if (impl === 'flash_attention_2' && (dtype === 'float32' || quant)) continue;
       model.setAttentionImplementation(impl);
       const prompt = Array.from({ length: prefill }, (_, i) => 1 + ((i * 7919) % (size.vocab_size - 1)));
       // Prefill: one forward over the prompt (last-position logits only, as generate() does).

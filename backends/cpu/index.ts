@@ -6,8 +6,10 @@ import './kernels/attention.js';
 import { cpuConfig, cpuCounters, type CpuKernelMode } from './config.js';
 import { wasmSupport } from './wasm.js';
 import './kernels/elementwise.js';
+import './kernels/int8.js';
 import './kernels/matmul.js';
 import './kernels/nn.js';
+import './kernels/quant4.js';
 import './kernels/reduce.js';
 import './kernels/transpose.js';
 

@@ -24,6 +24,13 @@ export interface KernelExports {
   attnForward(tid: number, nth: number, params: number): void;
   attnMerge(tid: number, nth: number, params: number): void;
   attnWorkspaceBytes(br: number, bc: number, E: number, Ev: number): number;
+  // Quantized kernels (assembly/quant_int8.ts, quant_4bit.ts).
+  int8RowStats(tid: number, nth: number, x: number, T: number, K: number, threshold: number, flags: number, sca: number): void;
+  int8RowQuant(tid: number, nth: number, x: number, T: number, K: number, flags: number, sca: number, ca: number): void;
+  int8Gemm(tid: number, nth: number, ca: number, cb: number, sca: number, scb: number, bias: number, out: number, T: number, N: number, K: number): void;
+  q4Gemm(tid: number, nth: number, x: number, packed: number, absmax: number, map: number, nestedAbsmax: number, nestedMap: number,
+    offset: number, bias: number, out: number, T: number, N: number, K: number, blocksize: number, flags: number, ws: number, wsStride: number): void;
+  q4GemmWorkspaceBytes(K: number): number;
 }
 
 /** Kernel export names, for `run`. */

@@ -5,6 +5,7 @@
  */
 
 import type { DType } from '../../lib/dtype.js';
+import type { Backend } from '../../lib/backend.js';
 import { ENGINE } from '../../lib/engine.js';
 import { ArgumentError, ShapeError } from '../../lib/errors.js';
 import { Tensor } from '../../lib/tensor.js';
@@ -153,6 +154,22 @@ export abstract class CausalLM extends Module {
    * `logitsToKeep` positions — and the updated cache. Tensors in the result belong to the caller.
    */
   forward(inputIds: TokenInput, opts: ForwardOptions = {}): CausalLMOutput {
+    // Inputs, masks and caches are created where the weights live, whatever backend is active.
+    return ENGINE.withBackend(this.weightsBackend(), () => this.forwardHere(inputIds, opts));
+  }
+
+  /** The backend holding the model's weights (found once). */
+  private weightsBackend(): Backend {
+    const self = this as unknown as { _backend?: Backend };
+    if (!self._backend) {
+      const first = this.namedParameters().find(([, p]) => p instanceof Tensor)?.[1] as Tensor | undefined;
+      const b = first ? ENGINE.backendOf(first) : ENGINE.backend;
+      Object.defineProperty(this, '_backend', { value: b, enumerable: false });
+    }
+    return self._backend!;
+  }
+
+  private forwardHere(inputIds: TokenInput, opts: ForwardOptions): CausalLMOutput {
     const { t: ids, owned } = toIdTensor(inputIds, 'forward: inputIds');
     const [B, T] = ids.shape;
     const useCache = opts.useCache ?? true;

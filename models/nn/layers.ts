@@ -57,6 +57,7 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.weight) notLoaded('Linear', 'weight');
+    if (this.weight.linear) return this.weight.linear(x, this.bias);
     const y = this.weight.matmulT(x);
     if (!this.bias) return y;
     const b = this.bias.dtype === y.dtype ? this.bias : cast(this.bias, y.dtype);

@@ -18,6 +18,11 @@ export interface LinearWeight {
   readonly inFeatures: number;
   /** x (…, in) · Wᵀ → (…, out), in x's dtype. */
   matmulT(x: Tensor): Tensor;
+  /**
+   * Optional fused x·Wᵀ + bias, for formats whose reference adds the bias inside the product (before
+   * a rounding step); `Linear.forward` prefers it when present.
+   */
+  linear?(x: Tensor, bias: Tensor | null): Tensor;
   /** W as a dense tensor (a copy, in `dtype`, default the weight's natural float dtype). */
   dequantize(dtype?: DType): Tensor;
   /** The tensors this weight is saved as, keyed by suffix relative to the module (`weight`, `SCB`, `weight.absmax`, …). */

@@ -7,10 +7,10 @@
 import { hasKernel } from '../../lib/backend.js';
 import { ENGINE } from '../../lib/engine.js';
 import type { SDPBackend } from '../../lib/sdpa_context.js';
-import type { SdpaParams } from './params.js';
+import { backendSdpaChecks, type SdpaCheck, type SdpaParams } from '../../lib/sdpa_checks.js';
 
-/** A check: a reason the implementation cannot take the call, or undefined. */
-export type SdpaCheck = (p: SdpaParams, backendName: string) => string | undefined;
+export { registerSdpaCheck, type SdpaCheck } from '../../lib/sdpa_checks.js';
+
 
 /** Kernel name each fused implementation is registered under. */
 export const SDPA_KERNELS = { FLASH_ATTENTION: 'SdpaFlash', EFFICIENT_ATTENTION: 'SdpaEfficient' } as const;
@@ -93,13 +93,6 @@ export const SDPA_CHECKS: Record<SDPBackend, SdpaCheck[]> = {
   ],
 };
 
-const extraChecks: { backend: string; impl: SDPBackend; check: SdpaCheck }[] = [];
-
-/** Adds a backend-specific eligibility check for one implementation (e.g. a tile-memory limit). */
-export function registerSdpaCheck(backend: string, impl: SDPBackend, check: SdpaCheck): void {
-  extraChecks.push({ backend, impl, check });
-}
-
 /** Every reason `impl` cannot take the call on `backendName` (empty when eligible). */
 export function sdpaReasons(impl: SDPBackend, p: SdpaParams, backendName = ENGINE.backendOf(p.q).name): string[] {
   const reasons: string[] = [];
@@ -107,11 +100,9 @@ export function sdpaReasons(impl: SDPBackend, p: SdpaParams, backendName = ENGIN
     const r = c(p, backendName);
     if (r) reasons.push(r);
   }
-  for (const e of extraChecks) {
-    if (e.backend === backendName && e.impl === impl) {
-      const r = e.check(p, backendName);
-      if (r) reasons.push(r);
-    }
+  for (const c of backendSdpaChecks(backendName, impl)) {
+    const r = c(p, backendName);
+    if (r) reasons.push(r);
   }
   return reasons;
 }

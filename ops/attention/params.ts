@@ -3,8 +3,9 @@
  * eligibility checks and implementations read. Every invalid input fails here, before dispatch.
  */
 
-import { isFloat, type DType } from '../../lib/dtype.js';
+import { isFloat } from '../../lib/dtype.js';
 import { ArgumentError, DTypeError, ShapeError } from '../../lib/errors.js';
+import type { SdpaParams } from '../../lib/sdpa_checks.js';
 import { broadcastShapes, broadcastsTo } from '../../lib/shape.js';
 import type { Tensor } from '../../lib/tensor.js';
 import { checkTensor } from '../util.js';
@@ -39,33 +40,7 @@ export interface SdpaOptions {
   kvLength?: number;
 }
 
-/** Validated SDPA arguments. Sizes refer to the (…, H, L, E) layout; `batch` is the broadcast leading shape. */
-export interface SdpaParams {
-  readonly q: Tensor;
-  readonly k: Tensor;
-  readonly v: Tensor;
-  readonly mask: Tensor | null;
-  readonly rank: number;
-  readonly batch: readonly number[];
-  readonly Hq: number;
-  readonly Hkv: number;
-  readonly L: number;
-  /** Key positions attended (kvLength, or all of them). */
-  readonly S: number;
-  /** Key positions allocated in key/value (≥ S); the stride between heads. */
-  readonly SAlloc: number;
-  readonly E: number;
-  readonly Ev: number;
-  readonly scale: number;
-  readonly dropoutP: number;
-  /** 'none' or the causal alignment. */
-  readonly causal: 'none' | CausalVariant;
-  readonly enableGqa: boolean;
-  readonly dtype: DType;
-  readonly seed?: number;
-  /** Output shape: batch + [Hq, L, Ev] (rank-2 inputs: [L, Ev]). */
-  readonly outShape: readonly number[];
-}
+export type { SdpaParams };
 
 const OP = 'sdpa';
 

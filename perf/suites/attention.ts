@@ -6,6 +6,8 @@
  * judged against. Writes speedup / time / memory charts (SVG) next to the JSON.
  *
  * Quick run: `npm run perf -- --suite attention --seq 512,1024 --batch 1 --causal yes`.
+ * On other backends (webgpu) the suite runs perf/kernels.ts's smaller flash / efficient / math
+ * comparison instead (those backends have no tfjs-wasm baseline and no heap peak counter here).
  */
 
 import * as ft from '../../index.js';
@@ -13,6 +15,7 @@ import { waitForQuiet, type PerfSuite, type ResultRow, type SuiteContext } from 
 import { loadTfjsWasm, type TfjsWasm } from '../tfjs_wasm.js';
 import { watchOtherLoad } from '../disturbance.js';
 import { attentionCharts } from '../attention_charts.js';
+import { attentionSuite, runOnBackend, toResultRows } from '../kernels.js';
 
 const H = 8, E = 64;
 const ALL_SEQ = [512, 1024, 2048, 4096, 8192];
@@ -198,7 +201,7 @@ function rowsOf(ms: Measurement[], matmul: number): ResultRow[] {
 export const suite: PerfSuite = {
   name: 'attention',
   description: 'flash / memory-efficient / math attention (B=1,4 H=8 E=64, L=S 512…8192, causal and not, fp16/fp32) vs tfjs-backend-wasm composed attention; time, peak memory, charts',
-  backends: ['cpu'],
+  backends: ['cpu', 'webgpu'],
   options: {
     seq: 'sequence lengths L = S, comma-separated (default 512,1024,2048,4096,8192)',
     batch: 'batch sizes, comma-separated (default 1,4)',
@@ -207,6 +210,10 @@ export const suite: PerfSuite = {
     'math-budget-mib': `largest math score buffer in MiB (default ${MATH_BUDGET_MIB})`,
   },
   async run(ctx) {
+    if (ctx.backend !== 'cpu') {
+      const rows = await runOnBackend(ctx.backend, () => attentionSuite({ log: ctx.progress }));
+      return { rows: toResultRows(rows), meta: await deviceMeta(ctx.backend) };
+    }
     await ft.setBackend('cpu');
     const seqs = list(ctx.args.seq, ALL_SEQ);
     const batches = list(ctx.args.batch, [1, 4]);
@@ -248,3 +255,10 @@ export const suite: PerfSuite = {
     };
   },
 };
+
+/** The device the backend runs on (adapter description for webgpu); other suites use it too. */
+export async function deviceMeta(backend: string): Promise<Record<string, unknown>> {
+  const { ENGINE } = await import('../../lib/engine.js');
+  const b = (await ENGINE.initBackend(backend)) as { info?: { description?: string; isFallback?: boolean } };
+  return b.info ? { device: b.info.description, softwareAdapter: b.info.isFallback } : { device: 'cpu' };
+}

@@ -8,6 +8,8 @@
 import * as ft from '../../index.js';
 import { time as timeRaw, waitForQuiet, type PerfSuite, type ResultRow, type SuiteContext, type Timing } from '../harness.js';
 import { loadTfjsWasm } from '../tfjs_wasm.js';
+import { matmulSuite, runOnBackend, toResultRows } from '../kernels.js';
+import { deviceMeta } from './attention.js';
 
 const GEMM_SIZES = [512, 1024, 2048];
 const GEMV_K = 4096, GEMV_N = 4096;
@@ -45,8 +47,13 @@ function time(name: string, fn: () => void, maxTime: number): Timing {
 export const suite: PerfSuite = {
   name: 'matmul',
   description: 'fp32 GEMM 512/1024/2048 and GEMV 1×4096·4096×4096 (fp32/fp16/bf16 weights) vs tfjs-backend-wasm',
-  backends: ['cpu'],
+  backends: ['cpu', 'webgpu'],
   async run(ctx) {
+    if (ctx.backend !== 'cpu') {
+      // GPU backends: GEMM and GEMV timed asynchronously (perf/kernels.ts); no tfjs baseline.
+      const rows = await runOnBackend(ctx.backend, () => matmulSuite({ log: ctx.progress }));
+      return { rows: toResultRows(rows), meta: await deviceMeta(ctx.backend) };
+    }
     context = ctx;
     await ft.setBackend('cpu');
     const tfw = await loadTfjsWasm();

@@ -180,6 +180,9 @@ describe('ops: bad input (every op)', () => {
       'cpuInfo', 'cpuStats', 'resetCpuStats', 'setNumThreads', 'getNumThreads', 'setCpuKernels', 'setSpinMicros',
       // Attention scopes and introspection (spec/attention/scopes.spec.ts).
       'sdpaKernel', 'currentSdpaScope', 'sdpaCounts', 'resetSdpaCounts', 'setSdpaDebug', 'registerSdpaCheck', 'setMathAttentionBudget',
+      // Quantization: code tables, encoders, JSON and config helpers, state disposal (spec/quant).
+      'codeTable', 'dynamicMapSigned', 'encodeFp4', 'encodeNf4', 'rne', 'pyFloat', 'pyFloatRepr', 'pyJsonDumps', 'isSkippedModule',
+      'linearFormatFromKeys', 'quantStateJson', 'configJsonString', 'withQuantizationConfig', 'disposeInt8State', 'disposeQuant4State',
       // Model-level functions, not tensor ops (spec/models/).
       'alibiSlopes', 'bundledModelDir', 'createStreamDecoder', 'defaultInvFreq', 'llama3InvFreq', 'generate', 'generationStats',
       'parseFalconConfig', 'parseLlamaConfig', 'parseOPTConfig',
@@ -188,6 +191,10 @@ describe('ops: bad input (every op)', () => {
     const coveredElsewhere = new Set([
       'sdpa', 'explainSdpa', 'flashAttention', 'sdpaWithWeights', 'flashAttnVarlen', 'unpadInput', 'padInput', 'causalKeepMask', // spec/attention
       'loadSafetensors', 'openSafetensors', 'saveSafetensors', 'serializeSafetensors', 'layoutSafetensors', // spec/lib/safetensors.spec.ts
+      // spec/quant/bad_input.spec.ts
+      'quantize4bit', 'dequantize4bit', 'doubleQuantize', 'restoreAbsmax', 'matmul4bit', 'quantizeInt8Rowwise', 'dequantizeInt8',
+      'int8VectorQuant', 'int8MatMul', 'int8Linear', 'calibrate', 'quantizeModel', 'linearWeightFromState', 'linearWeightFromStateAsync',
+      'loadQuantizedLinears', 'quantizedStateDict', 'saveQuantizedModel', 'bnbWeightTransform',
     ]);
     const missing: string[] = [];
     for (const [name, v] of Object.entries(ft)) {

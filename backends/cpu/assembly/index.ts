@@ -12,3 +12,5 @@ export { attnForward, attnMerge, attnWorkspaceBytes } from './attention';
 export { tileQK, tilePV } from './attention_tile';
 export { pv1, scores1, scores4 } from './attention_rows';
 export { poolMark, poolTrap } from './testing';
+export { int8Gemm, int8RowStats, int8RowQuant } from './quant_int8';
+export { q4Gemm, q4GemmWorkspaceBytes } from './quant_4bit';

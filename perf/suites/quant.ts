@@ -1,0 +1,109 @@
+/**
+ * Perf suite `quant`: GEMV 1×4096 · 4096×4096ᵀ and GEMM 128×4096 · 4096×4096ᵀ with fp32, fp16,
+ * int8 (LLM.int8, threshold 6) and nf4 (blocksize 64, float32 compute; also with double quant)
+ * weights, each beside fp32 measured in the same run; plus the bytes each format stores (codes,
+ * scales, maps, JSON state: everything) against fp32. Targets: int8 and nf4 GEMV ≥ 1.5× fp32;
+ * stored bytes int8 ≤ 0.27×, nf4 ≤ 0.15×, nf4 + double quant ≤ 0.135× fp32.
+ *
+ * GPU backends (webgpu) are timed asynchronously (each run awaits the queue), without double
+ * quantization (quantizing it reads the absmax mean synchronously, which a GPU cannot).
+ */
+
+import * as ft from '../../index.js';
+import { time, waitForQuiet, type PerfSuite, type ResultRow, type SuiteContext } from '../harness.js';
+import { runOnBackend, timeAsync } from '../kernels.js';
+import { deviceMeta } from './attention.js';
+
+const N = 4096, K = 4096, GEMM_ROWS = 128;
+
+export const suite: PerfSuite = {
+  name: 'quant',
+  description: 'GEMV 1×4096·4096×4096ᵀ and GEMM 128×4096·4096×4096ᵀ with fp32/fp16/int8/nf4 weights; stored weight bytes',
+  backends: ['cpu', 'webgpu'],
+  async run(ctx) {
+    if (ctx.backend !== 'cpu') return runOnBackend(ctx.backend, () => gpuRun(ctx));
+    await ft.setBackend('cpu');
+    ctx.progress(`quantizing a [${N}, ${K}] weight …`);
+    const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
+    const weights: [string, ft.LinearWeight][] = [
+      ['fp32', new ft.DenseWeight(w32)],
+      ['fp16', new ft.DenseWeight(ft.cast(w32, 'float16'))],
+      ['int8', ft.Int8Weight.fromFloat(w32)],
+      ['nf4', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4' })],
+      ['nf4+dq', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4', doubleQuant: true })],
+    ];
+    const rows: ResultRow[] = [];
+    const fp32Bytes = N * K * 4;
+    const TARGET_SPEED: Record<string, number> = { int8: 1.5, nf4: 1.5 };
+    for (const [op, T] of [['GEMV', 1], ['GEMM', GEMM_ROWS]] as const) {
+      const x = ft.randn([T, K], { seed: 2 });
+      let base: { ms: number; value: number } | null = null;
+      for (const [name, w] of weights) {
+        if (op === 'GEMM' && name === 'nf4+dq') continue;
+        w.matmulT(x).dispose(); // warm up: pool started, kernels tiered up
+        waitForQuiet(ctx.quietSeconds, ctx.progress);
+        ctx.progress(`${op} ${name} …`);
+        const t = time(`${op} ${name}`, () => w.matmulT(x).dispose(), ctx.maxTime);
+        const ms = t.median * 1e3;
+        const value = op === 'GEMV' ? w.byteSize() / t.median / 1e9 : (2 * T * N * K) / t.median / 1e9;
+        const row: ResultRow = {
+          name: `${op} ${T}×${K}·${N}×${K}ᵀ ${name}`,
+          value, unit: op === 'GEMV' ? 'GB/s' : 'GFLOP/s', ms, meanMs: t.mean * 1e3, rme: t.rme,
+        };
+        if (!base) base = { ms, value };
+        else {
+          row.baseline = { name: 'fp32', value: base.value, ms: base.ms };
+          row.ratio = base.ms / ms;
+          if (op === 'GEMV' && TARGET_SPEED[name]) row.target = TARGET_SPEED[name];
+          row.note = 'ratio = fp32 time / this time';
+        }
+        rows.push(row);
+        ctx.progress(`  ${ms.toFixed(3)} ms${row.ratio ? ` (${row.ratio.toFixed(2)}× fp32)` : ''}`);
+      }
+      x.dispose();
+    }
+    const MAX_FRACTION: Record<string, number> = { int8: 0.27, nf4: 0.15, 'nf4+dq': 0.135 };
+    for (const [name, w] of weights) {
+      if (name === 'fp32') continue;
+      const frac = w.byteSize() / fp32Bytes;
+      rows.push({
+        name: `stored bytes ${name} [${N}, ${K}]`,
+        value: w.byteSize() / 2 ** 20, unit: 'MiB',
+        baseline: { name: 'fp32', value: fp32Bytes / 2 ** 20 },
+        ratio: fp32Bytes / w.byteSize(),
+        target: MAX_FRACTION[name] ? Math.round(100 / MAX_FRACTION[name]) / 100 : undefined,
+        note: `${(frac).toFixed(4)}× fp32 bytes (${((w.byteSize() * 8) / (N * K)).toFixed(3)} bits/param)${MAX_FRACTION[name] ? `; target ≤ ${MAX_FRACTION[name]}×` : ''}`,
+      });
+    }
+    for (const [, w] of weights) w.dispose();
+    return { rows, meta: { cpu: ft.cpuInfo(), threads: ft.getNumThreads(), weights: 'randn std 0.02, seed 1; x randn seed 2', int8: 'threshold 6 (no outliers in N(0,1) inputs)', nf4: 'blocksize 64, compute float32' } };
+  },
+};
+
+/** The GPU variant: the same weights (no double quantization), medians of asynchronous runs. */
+async function gpuRun(ctx: SuiteContext): Promise<{ rows: ResultRow[]; meta: Record<string, unknown> }> {
+  const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
+  const weights: [string, ft.LinearWeight][] = [
+    ['fp32', new ft.DenseWeight(w32)],
+    ['fp16', new ft.DenseWeight(ft.cast(w32, 'float16'))],
+    ['int8', ft.Int8Weight.fromFloat(w32)],
+    ['nf4', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4' })],
+  ];
+  const rows: ResultRow[] = [];
+  for (const [op, T] of [['GEMV', 1], ['GEMM', GEMM_ROWS]] as const) {
+    const x = ft.randn([T, K], { seed: 2 });
+    let base: { ms: number; value: number } | null = null;
+    for (const [name, w] of weights) {
+      ctx.progress(`${op} ${name} …`);
+      const ms = await timeAsync(() => w.matmulT(x), op === 'GEMV' ? 9 : 3);
+      const value = op === 'GEMV' ? w.byteSize() / ms / 1e6 : (2 * T * N * K) / ms / 1e6;
+      const row: ResultRow = { name: `${op} ${T}×${K}·${N}×${K}ᵀ ${name}`, value, unit: op === 'GEMV' ? 'GB/s' : 'GFLOP/s', ms };
+      if (!base) base = { ms, value };
+      else Object.assign(row, { baseline: { name: 'fp32', value: base.value, ms: base.ms }, ratio: base.ms / ms, note: 'ratio = fp32 time / this time' });
+      rows.push(row);
+    }
+    x.dispose();
+  }
+  for (const [, w] of weights) w.dispose();
+  return { rows, meta: { ...(await deviceMeta(ctx.backend)), int8: 'fused Int8Linear kernel, threshold 6', nf4: 'blocksize 64, compute float32' } };
+}
