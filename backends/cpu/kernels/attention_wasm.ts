@@ -66,6 +66,8 @@ const SPLIT_MIN_ITEMS = 32;
 const SPLIT_MIN_KEYS = 256;
 /** Shares per thread: work items are uneven (causal), so several per thread balance the load. */
 const SHARES_PER_THREAD = 4;
+/** At most this many shares (each holds ~100 KiB of tiles), however many threads there are. */
+const MAX_SHARES = 128;
 /** Below this many flops the call runs on the calling thread (waking a worker costs ~50 µs). */
 const PARALLEL_MIN_FLOPS = 2e6;
 const LOG2E = Math.LOG2E;
@@ -122,7 +124,7 @@ function run(cpu: CpuBackend, c: Call): boolean {
   const items = base * splits;
   if (items === 0) return true;
   const parallel = c.B * c.Hq * c.flopsPerBatch >= PARALLEL_MIN_FLOPS;
-  const nsh = parallel ? Math.min(items, rt.threads * SHARES_PER_THREAD) : 1;
+  const nsh = parallel ? Math.min(items, rt.threads * SHARES_PER_THREAD, MAX_SHARES) : 1;
   const wsStride = Math.ceil(rt.kernels.attnWorkspaceBytes(tiles.br, tiles.bc, c.E, c.Ev) / 64) * 64;
   const evp = Math.ceil(c.Ev / 8) * 8;
   const partialBytes = splits > 1 ? items * tiles.br * (evp + 2) * 4 : 0;
@@ -147,7 +149,7 @@ function run(cpu: CpuBackend, c: Call): boolean {
     slot(P.BR, tiles.br); slot(P.BC, tiles.bc); slot(P.NQB, nQB); slot(P.SPLITS, splits); slot(P.CHUNK, chunk);
     slot(P.WS, ws); slot(P.WS_STRIDE, wsStride); slot(P.PARTIAL, partial); slot(P.COUNTERS, counters); slot(P.ITEMS, items);
     rt.run('attnForward', nsh, [params]);
-    if (splits > 1) rt.run('attnMerge', parallel ? Math.min(base, rt.threads * SHARES_PER_THREAD) : 1, [params]);
+    if (splits > 1) rt.run('attnMerge', Math.min(nsh, base), [params]);
     const after = cpu.heap.i32;
     for (let s = 0; s < nsh; s++) {
       attentionWasmStats.tilesVisited += after[(counters >>> 2) + 2 * s];
