@@ -77,3 +77,17 @@ export const SdpaEfficient = 'SdpaEfficient';
  * attrs { scale, causal (bottom-right per sequence), maxSeqlenQ, maxSeqlenK } → (Tq, H, Ev).
  */
 export const FlashAttnVarlen = 'FlashAttnVarlen';
+
+// ---------------------------------------------------------------- fused kernels (ops/fused.ts)
+
+/**
+ * inputs [gate, up] (same shape and float dtype) or [gateUp] (last axis: gate then up); attrs {}
+ * → silu(gate)·up, with silu(gate) rounded to the dtype first, exactly as the two-op form.
+ */
+export const SwiGlu = 'SwiGlu';
+/**
+ * inputs [x, residual, weight?] (x and residual one shape and dtype; weight [D]); attrs { eps,
+ * hasWeight } → [sum, normed]: sum = x + residual rounded to the dtype, normed = RmsNorm(sum)
+ * with RmsNorm's numerics. The pre-norm residual step of a decoder layer in one pass.
+ */
+export const AddRmsNorm = 'AddRmsNorm';

@@ -7,3 +7,4 @@ export * from './nn.js';
 export * from './reduce.js';
 export * from './shape_ops.js';
 export * from './attention/index.js';
+export * from './fused.js';

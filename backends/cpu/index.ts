@@ -10,6 +10,11 @@ import './kernels/matmul.js';
 import './kernels/nn.js';
 import './kernels/reduce.js';
 import './kernels/transpose.js';
+import './kernels/fused.js';
+// WebAssembly fast paths, tried before the reference kernels above.
+import './kernels/elementwise_wasm.js';
+import './kernels/rows_wasm.js';
+import './kernels/copy_wasm.js';
 
 ENGINE.registerBackend('cpu', () => new CpuBackend(), 1);
 

@@ -13,7 +13,7 @@ import { halfRowsToF32 } from './simd';
 
 /** float32 bits (4 lanes) → float16 bits in the low 16 bits of each lane. */
 // @ts-ignore: decorator
-@inline function f32ToF16x4(u: v128): v128 {
+@inline export function f32ToF16x4(u: v128): v128 {
   const sign = i32x4.shr_u(v128.and(u, i32x4.splat(0x80000000)), 16);
   const a = v128.and(u, i32x4.splat(0x7fffffff));
   // Normal results: rebias, then round the 13 dropped bits to nearest even.
@@ -30,7 +30,7 @@ import { halfRowsToF32 } from './simd';
 
 /** float32 bits (4 lanes) → bfloat16 bits in the low 16 bits of each lane. */
 // @ts-ignore: decorator
-@inline function f32ToBf16x4(u: v128): v128 {
+@inline export function f32ToBf16x4(u: v128): v128 {
   const odd = v128.and(i32x4.shr_u(u, 16), i32x4.splat(1));
   const r = i32x4.shr_u(i32x4.add(i32x4.add(u, i32x4.splat(0x7fff)), odd), 16);
   const nan = i32x4.gt_s(v128.and(u, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));

@@ -6,3 +6,6 @@ export { gemmWorkspaceBytes } from './gemm';
 export { gemvWorkspaceBytes } from './gemv';
 export { halfToF32, f32ToHalf } from './convert';
 export { poolMark, poolTrap } from './testing';
+export { binary, unary, swiglu } from './elementwise';
+export { rmsNorm, addRmsNorm, layerNorm, softmax, rope } from './rows';
+export { copyRuns } from './copy';
