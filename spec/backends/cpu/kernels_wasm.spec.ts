@@ -108,10 +108,10 @@ describe('cpu WebAssembly elementwise, row and copy kernels', () => {
 
       // Softmax in float32 rounds x − max (the reference subtracts in float64): eˣ then carries
       // |x − max|·2⁻²⁴ relative error, up to ~12 ulp for the spread of 12 used here — as PyTorch's float32 softmax.
-      it('rmsNorm, layerNorm (with and without parameters) (≤ 2 ulp) and softmax (≤ 16 ulp)', () => {
+      it('rmsNorm, layerNorm (with and without parameters) (≤ 4 ulp: float32 sums vs float64 in the reference) and softmax (≤ 16 ulp)', () => {
         for (const D of [1, 5, 8, 67, 768]) {
           const x = rand([3, D], dtype, 3, 0.5), w = rand([D], dtype, 1, 1), b = rand([D], dtype, 1);
-          const tol = dtype === 'float32' ? 2 : 1;
+          const tol = dtype === 'float32' ? 4 : 1;
           expectClose(() => [ft.rmsNorm(x, w, 1e-5), ft.rmsNorm(x, null, 1e-5), ft.layerNorm(x, w, b), ft.layerNorm(x)], dtype, tol, `norms D=${D}`, 1);
           expectClose(() => ft.softmax(ft.mul(x, 2)), dtype, dtype === 'float32' ? 16 : 1, `softmax D=${D}`);
           ft.dispose([x, w, b]);
