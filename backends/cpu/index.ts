@@ -57,12 +57,18 @@ export function cpuInfo(): CpuInfo {
   };
 }
 
-/** Counts of CPU kernel calls served by each path, and shares of parallel jobs run per thread slot (index 0 = calling thread). */
-export function cpuStats(): { wasm: Record<string, number>; js: Record<string, number>; sharesPerThread: number[] } {
+/**
+ * Counts of CPU kernel calls served by each path, shares of parallel jobs run per thread slot
+ * (index 0 = calling thread), and how many jobs had to wake a sleeping worker (`workerWakes`,
+ * since the pool started; each costs the wake latency, see perf/RESULTS.md).
+ */
+export function cpuStats(): { wasm: Record<string, number>; js: Record<string, number>; sharesPerThread: number[]; workerWakes: number } {
+  const pool = cpu().wasm()?.pool;
   return {
     wasm: { ...cpuCounters.wasm },
     js: { ...cpuCounters.js },
-    sharesPerThread: cpu().wasm()?.pool?.shareCounts() ?? [],
+    sharesPerThread: pool?.shareCounts() ?? [],
+    workerWakes: pool?.wakeCount() ?? 0,
   };
 }
 

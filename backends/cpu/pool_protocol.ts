@@ -20,6 +20,11 @@ export const READY = 1;
 export const SPIN_US = 2;
 /** Number of workers allowed to run; a worker whose index is ≥ this exits. */
 export const ACTIVE_WORKERS = 3;
+/**
+ * Times a worker was woken from sleep (Atomics.wait) by a new job: each cost that job the wake
+ * latency (tens of µs) instead of ~1 µs for a spinning worker. Read by cpuStats().
+ */
+export const WAKES = 4;
 /** (generation & GEN_MASK) << SHARE_BITS | next unclaimed share. */
 export const CLAIM = 16;
 /** Shares finished in the current job; the caller sleeps on it. */
