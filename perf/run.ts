@@ -1,5 +1,5 @@
 /**
- * Perf runner: `npm run perf -- --backend cpu --suite matmul [--out perf/results] [--max-time 2] [--quiet]`.
+ * Perf runner: `npm run perf -- --backend cpu --suite matmul [--out perf/results] [--max-time 2] [--quiet] [--quick] [--only w1,w2]`.
  * Loads perf/suites/<suite>.js (each exports `suite: PerfSuite`), runs it with progress on
  * stderr, prints a table and writes <out>/<suite>-<backend>.json (and a .md table beside it).
  * Several suites: --suite matmul,pool. New suites need no change here. --quiet waits for an idle
@@ -15,8 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 // Compiled to dist/perf/run.js; results go to the source tree's perf/results by default.
 const defaultOut = resolve(here, '..', '..', 'perf', 'results');
 
-function parseArgs(argv: string[]): { backend: string; suites: string[]; out: string; maxTime: number; quiet: number } {
-  const opts = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2, quiet: 0 };
+function parseArgs(argv: string[]): { backend: string; suites: string[]; out: string; maxTime: number; quiet: number; quick: boolean; only: string[] } {
+  const opts = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2, quiet: 0, quick: false, only: [] as string[] };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -26,9 +26,12 @@ function parseArgs(argv: string[]): { backend: string; suites: string[]; out: st
       case '--out': opts.out = resolve(value()); break;
       case '--max-time': opts.maxTime = Number(value()); break;
       case '--quiet': opts.quiet = inline === undefined ? 2 : Number(inline); break;
+      case '--quick': opts.quick = true; break;
+      case '--only': opts.only = value().split(',').filter(Boolean); break;
       case '--help':
-        console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool]] [--out dir] [--max-time seconds] [--quiet[=seconds]]');
+        console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool,generate]] [--out dir] [--max-time seconds] [--quiet[=seconds]] [--quick] [--only w1,w2]');
         console.log('  --quiet: before each timing, wait until the machine was idle that long (default 2 s; Linux)');
+        console.log('  --quick: a smaller smoke run (generate); --only: keep configurations whose name has every word (generate: "float16,sdpa")');
         process.exit(0);
       // eslint-disable-next-line no-fallthrough
       default: throw new Error(`perf: unknown option '${argv[i]}' (try --help)`);
@@ -46,7 +49,7 @@ async function main(): Promise<void> {
     if (!suite.backends.includes(opts.backend)) throw new Error(`perf: suite '${name}' does not support backend '${opts.backend}' (${suite.backends.join(', ')})`);
     progress(`suite '${name}' on backend '${opts.backend}': ${suite.description}`);
     const started = new Date();
-    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, quietSeconds: opts.quiet, progress });
+    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, quietSeconds: opts.quiet, quick: opts.quick, only: opts.only, progress });
     const report = {
       suite: name,
       backend: opts.backend,
@@ -60,7 +63,9 @@ async function main(): Promise<void> {
     const text = table(result.rows);
     console.log(`\n${name} on ${opts.backend} (${report.machine.cpu}, ${report.machine.cores} cores, ${report.date})\n${text}\n`);
     for (const [k, v] of Object.entries(result.meta)) console.log(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
-    const base = join(opts.out, `${name}-${opts.backend}`);
+    // A partial run (--quick, --only) must not overwrite the full recorded one.
+    const tag = opts.quick ? '-quick' : opts.only.length ? `-${opts.only.join('-')}` : '';
+    const base = join(opts.out, `${name}-${opts.backend}${tag}`);
     writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(`${base}.md`, `${text}\n`);
     progress(`wrote ${base}.json and .md`);

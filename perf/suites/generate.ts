@@ -1,0 +1,94 @@
+/**
+ * `npm run perf -- --backend cpu --suite generate [--quick] [--only float16,sdpa] [--quiet]`:
+ * prefill (512 tokens) and decode (128 tokens) tokens/s of a random ~110M Llama per dtype
+ * (float32, float16, int8, nf4) × attention (eager, sdpa, flash_attention_2), medians of 3, and
+ * the decode step's wake cost: jobs per step that found the worker asleep × the measured wake
+ * latency. `--only` keeps configurations whose "dtype impl" contains every listed word.
+ */
+
+import * as ft from '../../index.js';
+import { ENGINE } from '../../lib/engine.js';
+import type { CpuBackend } from '../../backends/cpu/backend.js';
+import { FULL_SIZE, QUICK_SIZE, runGenerateSuite } from '../generate.js';
+import { waitForQuiet, type PerfSuite, type ResultRow } from '../harness.js';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Busy-waits `us` microseconds (sleeping would let the OS deschedule this thread too). */
+function idle(us: number): void {
+  const end = performance.now() + us / 1e3;
+  while (performance.now() < end);
+}
+
+/**
+ * Median latency (µs) of a one-share job that the worker must run after it went to sleep:
+ * what each wake-up adds to a decode step.
+ */
+function wakeLatencyMicros(): number {
+  const cpu = ENGINE.backendSync('cpu') as CpuBackend;
+  const pool = cpu.wasm()?.pool;
+  if (!pool || pool.threads < 2) return NaN;
+  const p = cpu.allocScratch(64);
+  try {
+    const t: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      idle(pool.spinMicros + 2000);
+      const t0 = performance.now();
+      pool.run('poolMark', 1, [p, 1], 0b10, false);
+      t.push((performance.now() - t0) * 1e3);
+    }
+    return median(t);
+  } finally {
+    cpu.freeScratch(p, 64);
+  }
+}
+
+export const suite: PerfSuite = {
+  name: 'generate',
+  description: 'prefill and decode tokens/s of a random ~110M Llama (dim 768, 12 layers, vocab 32000) per dtype and attention',
+  backends: ['cpu'],
+  async run(ctx) {
+    await ft.setBackend('cpu');
+    const only = ctx.only ?? [];
+    const wanted = (dtype: string, impl: string) => only.every((w) => `${dtype} ${impl}`.includes(w));
+    const dtypes = ['float32', 'float16', 'int8', 'nf4'].filter((d) => ['eager', 'sdpa', 'flash_attention_2'].some((i) => wanted(d, i)));
+    const impls = (['eager', 'sdpa', 'flash_attention_2'] as const).filter((i) => dtypes.some((d) => wanted(d, i)));
+    const results = await runGenerateSuite({
+      quick: ctx.quick,
+      dtypes,
+      impls: [...impls],
+      log: ctx.progress,
+      beforeTiming: () => waitForQuiet(ctx.quietSeconds, ctx.progress),
+    });
+    ctx.progress('worker wake latency …');
+    waitForQuiet(ctx.quietSeconds, ctx.progress);
+    const wakeUs = wakeLatencyMicros();
+    const rows: ResultRow[] = [];
+    for (const r of results) {
+      if (!wanted(r.dtype, r.impl)) continue;
+      const label = `${r.dtype} ${r.impl}`;
+      if (r.skipped) {
+        rows.push({ name: `prefill ${r.prefillTokens} / decode ${r.decodeTokens}, ${label}`, value: NaN, unit: 'tokens/s', note: `n/a: ${r.skipped}` });
+        continue;
+      }
+      const spread = (xs: number[]) => (xs.length > 1 ? `runs ${xs.map((x) => x.toFixed(1)).join(', ')}` : '');
+      rows.push({ name: `prefill ${r.prefillTokens} tokens, ${label}`, value: r.prefillTokensPerSec, unit: 'tokens/s', ms: (r.prefillTokens * 1000) / r.prefillTokensPerSec, note: spread(r.prefillRuns) });
+      rows.push({
+        name: `decode ${r.decodeTokens} tokens, ${label}`, value: r.decodeTokensPerSec, unit: 'tokens/s', ms: r.decodeStepMs,
+        note: `ms = per step; ${r.wakesPerStep.toFixed(2)} wakes/step ≈ ${(r.wakesPerStep * wakeUs).toFixed(0)} µs/step; ${spread(r.decodeRuns)}`,
+      });
+    }
+    rows.push({ name: 'worker wake latency (job after the worker slept)', value: wakeUs, unit: 'µs', note: 'median of 100; × wakes/step = the decode step wake cost' });
+    const info = ft.cpuInfo();
+    return {
+      rows,
+      meta: {
+        model: ctx.quick ? QUICK_SIZE : FULL_SIZE,
+        params: results.find((r) => r.params)?.params,
+        threads: info.threads, spinMicros: info.spinMicros, relaxedSimd: info.relaxedSimd,
+        quick: !!ctx.quick,
+        definitions: 'prefill = one forward over the prompt with last-position logits; decode = generate() steps after a 16-token prompt; medians of 3 runs (1 with --quick)',
+      },
+    };
+  },
+};
