@@ -173,6 +173,25 @@ function softmaxT<TI, TO>(tid: i32, nth: i32, x: usize, out: usize, rows: i32, D
     const ms = f32x4.splat(m);
     let acc = f32x4.splat(0);
     c = 0;
+    if (isFloat<TO>()) {
+      // float32 output: keep each eˣ⁻ᵐ in the output row and rescale it in place (one exp per element).
+      for (; c + 4 <= D; c += 4) {
+        const e = exp4(f32x4.sub(load4<TI>(xr + <usize>c * ei), ms));
+        v128.store(orow + <usize>c * 4, e);
+        acc = f32x4.add(acc, e);
+      }
+      let s = hsum(acc);
+      for (; c < D; c++) {
+        const e = f32x4.extract_lane(exp4(f32x4.sub(load1v<TI>(xr + <usize>c * ei), ms)), 0);
+        store<f32>(orow + <usize>c * 4, e);
+        s += e;
+      }
+      const inv = f32x4.splat(<f32>1.0 / s);
+      c = 0;
+      for (; c + 4 <= D; c += 4) v128.store(orow + <usize>c * 4, f32x4.mul(v128.load(orow + <usize>c * 4), inv));
+      for (; c < D; c++) store<f32>(orow + <usize>c * 4, load<f32>(orow + <usize>c * 4) * f32x4.extract_lane(inv, 0));
+      continue;
+    }
     for (; c + 4 <= D; c += 4) acc = f32x4.add(acc, exp4(f32x4.sub(load4<TI>(xr + <usize>c * ei), ms)));
     let s = hsum(acc);
     for (; c < D; c++) s += f32x4.extract_lane(exp4(f32x4.sub(load1v<TI>(xr + <usize>c * ei), ms)), 0);
