@@ -30,6 +30,8 @@ export interface GenerateResult {
   /** Every repeat's figures, for the spread. */
   prefillRuns: number[];
   decodeRuns: number[];
+  /** Where the time goes (one extra profiled prefill and decode, after the timed runs), with `profile`. */
+  profile?: { prefill: ft.ProfileInfo; decode: ft.ProfileInfo };
   skipped?: string;
 }
 
@@ -46,6 +48,8 @@ export interface GenerateSuiteOptions {
   log?: (line: string) => void;
   /** Called before every timing (e.g. to wait for an idle machine). */
   beforeTiming?: () => void;
+  /** Also profile one prefill and one decode per configuration (kernel times by name). */
+  profile?: boolean;
 }
 
 export const FULL_SIZE = { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 2048, vocab_size: 32000 };
@@ -155,6 +159,16 @@ export async function runGenerateSuite(opts: GenerateSuiteOptions = {}): Promise
         prefillTokensPerSec: median(prefillRuns), decodeTokensPerSec: median(decodeRuns), decodeStepMs: median(stepMs),
         wakesPerStep: wakes / (repeats * (decode + 1)), prefillRuns, decodeRuns,
       };
+      if (opts.profile) {
+        log(`${dtype} ${impl}: profiling one prefill and one decode`);
+        before();
+        const p = ft.profile(() => model.forward([prompt], { logitsToKeep: 1 }));
+        p.result.logits.dispose();
+        p.result.pastKeyValues?.dispose();
+        before();
+        const d = await ft.profile(() => model.generate([prompt.slice(0, 16)], { maxNewTokens: decode + 1, eosTokenId: null }));
+        r.profile = { prefill: p.profile, decode: d.profile };
+      }
       results.push(r);
       log(`${dtype.padEnd(8)} ${impl.padEnd(18)} prefill ${r.prefillTokensPerSec.toFixed(1).padStart(7)} tok/s   decode ${r.decodeTokensPerSec.toFixed(1).padStart(6)} tok/s (${r.decodeStepMs.toFixed(2)} ms/step, ${r.wakesPerStep.toFixed(2)} wakes/step)`);
     }

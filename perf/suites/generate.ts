@@ -3,7 +3,8 @@
  * prefill (512 tokens) and decode (128 tokens) tokens/s of a random ~110M Llama per dtype
  * (float32, float16, int8, nf4) × attention (eager, sdpa, flash_attention_2), medians of 3, and
  * the decode step's wake cost: jobs per step that found the worker asleep × the measured wake
- * latency. `--only` keeps configurations whose "dtype impl" contains every listed word.
+ * latency, and a kernel profile (time shares by kernel name) of one extra prefill and decode per
+ * configuration. `--only` keeps configurations whose "dtype impl" contains every listed word.
  */
 
 import * as ft from '../../index.js';
@@ -58,6 +59,7 @@ export const suite: PerfSuite = {
       dtypes,
       impls: [...impls],
       log: ctx.progress,
+      profile: true,
       beforeTiming: () => waitForQuiet(ctx.quietSeconds, ctx.progress),
     });
     ctx.progress('worker wake latency …');
@@ -79,6 +81,15 @@ export const suite: PerfSuite = {
       });
     }
     rows.push({ name: 'worker wake latency (job after the worker slept)', value: wakeUs, unit: 'µs', note: 'median of 100; × wakes/step = the decode step wake cost' });
+    // Where the time goes, per configuration: kernel shares of one profiled prefill and decode.
+    const share = (p: ft.ProfileInfo) =>
+      [...p.kernels.slice(0, 6).map((k) => `${k.name} ${((100 * k.ms) / p.totalMs).toFixed(1)}%`), `outside kernels ${((100 * (p.totalMs - p.kernelMs)) / p.totalMs).toFixed(1)}%`].join(', ');
+    const profiles: Record<string, string> = {};
+    for (const r of results) {
+      if (!r.profile || !wanted(r.dtype, r.impl)) continue;
+      profiles[`prefill ${r.dtype} ${r.impl}`] = share(r.profile.prefill);
+      profiles[`decode ${r.dtype} ${r.impl}`] = `${share(r.profile.decode)}; ${(r.profile.decode.calls / (r.decodeTokens + 1)).toFixed(0)} kernel calls/step`;
+    }
     const info = ft.cpuInfo();
     return {
       rows,
@@ -87,6 +98,7 @@ export const suite: PerfSuite = {
         params: results.find((r) => r.params)?.params,
         threads: info.threads, spinMicros: info.spinMicros, relaxedSimd: info.relaxedSimd,
         quick: !!ctx.quick,
+        profiles,
         definitions: 'prefill = one forward over the prompt with last-position logits; decode = generate() steps after a 16-token prompt; medians of 3 runs (1 with --quick)',
       },
     };
