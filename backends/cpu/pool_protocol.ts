@@ -121,9 +121,11 @@ export function runShares(
       recordError(ctl, e, threadIndex);
     }
     ran++;
+    // Counted before DONE: once the caller sees the job done, every share's count is visible
+    // (counting after DONE raced with callers that read cpuStats() right after a job).
+    Atomics.add(ctl, SHARE_COUNTS + Math.min(threadIndex, MAX_THREADS - 1), 1);
     if (Atomics.add(ctl, DONE, 1) + 1 === nshares) Atomics.notify(ctl, DONE);
   }
-  if (ran) Atomics.add(ctl, SHARE_COUNTS + Math.min(threadIndex, MAX_THREADS - 1), ran);
   return ran;
 }
 
