@@ -44,6 +44,27 @@ function wakeLatencyMicros(): number {
   }
 }
 
+/**
+ * Per-op cost at decode sizes (µs): a full op (validation, kernel lookup, a 768-float wasm kernel,
+ * tensor wrapping, dispose) and a view (no kernel) — what ~200 ops per decode step pay beyond
+ * their kernels.
+ */
+function opOverheadMicros(): { add: number; view: number } {
+  const a = ft.randn([1, 1, 768], { seed: 1 }), b = ft.randn([1, 1, 768], { seed: 2 });
+  const per = (fn: () => void) => {
+    const t: number[] = [];
+    for (let r = 0; r < 15; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 2000; i++) fn();
+      t.push(((performance.now() - t0) * 1e3) / 2000);
+    }
+    return median(t);
+  };
+  const res = { add: per(() => ft.add(a, b).dispose()), view: per(() => ft.reshape(a, [768]).dispose()) };
+  ft.dispose([a, b]);
+  return res;
+}
+
 export const suite: PerfSuite = {
   name: 'generate',
   description: 'prefill and decode tokens/s of a random ~110M Llama (dim 768, 12 layers, vocab 32000) per dtype and attention',
@@ -81,6 +102,10 @@ export const suite: PerfSuite = {
       });
     }
     rows.push({ name: 'worker wake latency (job after the worker slept)', value: wakeUs, unit: 'µs', note: 'median of 100; × wakes/step = the decode step wake cost' });
+    waitForQuiet(ctx.quietSeconds, ctx.progress);
+    const op = opOverheadMicros();
+    rows.push({ name: 'per-op cost: add of 768 float32 (op + kernel + tensor)', value: op.add, unit: 'µs', note: 'median of 15 × 2000' });
+    rows.push({ name: 'per-op cost: reshape view (no kernel)', value: op.view, unit: 'µs', note: 'median of 15 × 2000' });
     // Where the time goes, per configuration: kernel shares of one profiled prefill and decode.
     const share = (p: ft.ProfileInfo) =>
       [...p.kernels.slice(0, 6).map((k) => `${k.name} ${((100 * k.ms) / p.totalMs).toFixed(1)}%`), `outside kernels ${((100 * (p.totalMs - p.kernelMs)) / p.totalMs).toFixed(1)}%`].join(', ');
