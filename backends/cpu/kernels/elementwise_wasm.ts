@@ -65,7 +65,8 @@ function binaryFast(kernel: string) {
     const bn = sizeOf(y.shape);
     const scalar = bn === 1;
     if (!scalar && (y.dtype !== dtype || (bn !== n && !isRowBroadcast(y.shape, shape)))) return null;
-    if (scalar && floatKind(y.dtype) < 0 && y.dtype !== 'int32') return null;
+    // A float scalar of another float dtype is exact in float32; integer scalars stay on the reference.
+    if (scalar && floatKind(y.dtype) < 0) return null;
     const rt = cpu.wasm();
     if (!rt) return null;
     const out = cpu.makeOutput(shape, dtype);
