@@ -18,6 +18,7 @@ export * from './lib/errors.js';
 export { registerKernel, unregisterKernel, getKernel, hasKernel, kernelsForBackend } from './lib/backend.js';
 export type { Backend, KernelConfig, KernelFunc, TensorInfo, DataId } from './lib/backend.js';
 export type { MemoryInfo, TensorContainer } from './lib/engine.js';
+export { formatProfile, type KernelProfile, type ProfileInfo } from './lib/profiler.js';
 export { Random } from './lib/random.js';
 export * as float16 from './lib/float16.js';
 export * from './lib/safetensors.js';
@@ -32,6 +33,21 @@ export {
 export function tidy<T extends TensorContainer>(fn: () => T): T {
   if (typeof fn !== 'function') throw new ArgumentError(`tidy: 'fn' must be a function, got ${describe(fn)}`);
   return ENGINE.tidy(fn);
+}
+
+/**
+ * Runs `fn` (synchronous or async) and reports the time and number of calls of every kernel it
+ * ran, by kernel name, beside `fn`'s result. Kernel times are wall times of the kernel functions
+ * (on CPU, the work itself); `totalMs - kernelMs` is what ops, the engine and user code cost.
+ * `formatProfile` prints the report as a table. Profiles do not nest.
+ *
+ * @example
+ * const { result, profile: p } = await profile(() => model.generate(ids, { maxNewTokens: 8 }));
+ * console.log(formatProfile(p));
+ */
+export function profile<T>(fn: () => T): ReturnType<typeof ENGINE.profile<T>> {
+  if (typeof fn !== 'function') throw new ArgumentError(`profile: 'fn' must be a function, got ${describe(fn)}`);
+  return ENGINE.profile(fn);
 }
 
 /** Marks a tensor to survive the enclosing `tidy`. */

@@ -9,6 +9,7 @@ import type { DataArray, DType, StorageArray } from './dtype.js';
 import { bytesPerElement, storageCtor } from './dtype.js';
 import { ArgumentError, BackendError, OutOfMemoryError } from './errors.js';
 import { sizeOf, type Shape } from './shape.js';
+import { KernelTimer, type ProfileInfo } from './profiler.js';
 import { setTensorHost, Tensor } from './tensor.js';
 
 /** Factory for a backend; async factories are awaited by `setBackend`. */
@@ -56,6 +57,8 @@ class Engine {
   private totalBytes = 0;
   private totalPeak = 0;
   private readonly scopes: Tensor[][] = [];
+  /** Set while `profile` runs: every kernel call is timed into it. */
+  private timer: KernelTimer | null = null;
 
   registerBackend(name: string, factory: BackendFactory, priority = 1): void {
     if (this.backends.has(name)) {
@@ -205,7 +208,13 @@ class Engine {
     const kernel = getKernel(kernelName, backend.name);
     let out: TensorInfo | TensorInfo[];
     try {
-      out = kernel.kernelFunc(inputs, attrs, backend);
+      if (this.timer) {
+        const t0 = performance.now();
+        out = kernel.kernelFunc(inputs, attrs, backend);
+        this.timer.add(kernelName, performance.now() - t0);
+      } else {
+        out = kernel.kernelFunc(inputs, attrs, backend);
+      }
     } catch (e) {
       if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`${kernelName}: ${e.message}`);
       throw e;
@@ -241,6 +250,39 @@ class Engine {
   /** Backend instance holding a tensor's data. */
   backendOf(t: Tensor): Backend {
     return this.data.get(t.dataId)!.backend;
+  }
+
+  // ---------------------------------------------------------------- profiling
+
+  /**
+   * Runs `fn` (sync or async) timing every kernel call; nested profiles are not supported (the
+   * inner one throws), so figures are never split between two reports.
+   */
+  profile<T>(fn: () => T): T extends Promise<infer R> ? Promise<{ result: R; profile: ProfileInfo }> : { result: T; profile: ProfileInfo } {
+    if (this.timer) throw new ArgumentError('profile: a profile is already running');
+    const timer = (this.timer = new KernelTimer());
+    const t0 = performance.now();
+    const finish = () => {
+      this.timer = null;
+      return timer.report(performance.now() - t0);
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      finish();
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => ({ result: r, profile: finish() }),
+        (e) => {
+          finish();
+          throw e;
+        },
+      ) as never;
+    }
+    return { result, profile: finish() } as never;
   }
 
   // ---------------------------------------------------------------- scopes

@@ -136,3 +136,17 @@ export const Quant4MatMul = 'Quant4MatMul';
  * the backend registers it.
  */
 export const Int8Linear = 'Int8Linear';
+
+// ---------------------------------------------------------------- fused kernels (ops/fused.ts)
+
+/**
+ * inputs [gate, up] (same shape and float dtype) or [gateUp] (last axis: gate then up); attrs {}
+ * → silu(gate)·up, with silu(gate) rounded to the dtype first, exactly as the two-op form.
+ */
+export const SwiGlu = 'SwiGlu';
+/**
+ * inputs [x, residual, weight?] (x and residual one shape and dtype; weight [D]); attrs { eps,
+ * hasWeight } → [sum, normed]: sum = x + residual rounded to the dtype, normed = RmsNorm(sum)
+ * with RmsNorm's numerics. The pre-norm residual step of a decoder layer in one pass.
+ */
+export const AddRmsNorm = 'AddRmsNorm';

@@ -20,6 +20,21 @@ export function erf(x: number): number {
     return TWO_OVER_SQRT_PI * sum;
   }
   if (ax > 6) return Math.sign(x);
+  return Math.sign(x) * (1 - erfcTail(ax));
+}
+
+/**
+ * Complementary error function 1 − erf(x), accurate to ~1e-14 relative also where erf(x) is
+ * close to ±1 (1 − erf(x) would cancel: for x = 5, erfc is ~1e-12 and 1 − erf loses 4 digits).
+ */
+export function erfc(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x < 2.5) return 1 - erf(x); // erfc ≥ 4e-4 here (or > 1 for x < 0): no damaging cancellation
+  return erfcTail(x);
+}
+
+/** erfc(x) for x ≥ 2.5 by its continued fraction. */
+function erfcTail(ax: number): number {
   // erfc(x) = exp(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + …)))), evaluated with modified Lentz.
   const tiny = 1e-300;
   let f = ax;
@@ -36,13 +51,12 @@ export function erf(x: number): number {
     f *= delta;
     if (Math.abs(delta - 1) < 1e-16) break;
   }
-  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
-  return Math.sign(x) * (1 - erfc);
+  return Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
 }
 
-/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)). */
+/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) = ½x·erfc(−x/√2) (the latter keeps the left tail accurate). */
 export function geluErf(x: number): number {
-  return 0.5 * x * (1 + erf(x * Math.SQRT1_2));
+  return 0.5 * x * erfc(-x * Math.SQRT1_2);
 }
 
 /** GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */

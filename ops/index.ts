@@ -8,3 +8,4 @@ export * from './reduce.js';
 export * from './shape_ops.js';
 export * from './attention/index.js';
 export * from './quant/index.js';
+export * from './fused.js';

@@ -41,6 +41,10 @@ export interface SuiteContext {
   maxTime: number;
   /** Wait for an idle machine before each timing (see waitForQuiet); 0 = don't. */
   quietSeconds: number;
+  /** --quick: a smaller, faster run (suites that support it). */
+  quick?: boolean;
+  /** --only w1,w2: suites that support it keep the configurations whose name contains every word. */
+  only?: string[];
   progress(msg: string): void;
   /** Values of the suite's own options (`PerfSuite.options`) given on the command line. */
   args: Record<string, string>;
@@ -136,9 +140,10 @@ export function machine(): Record<string, unknown> {
   };
 }
 
-/** Formats rows as an aligned text table (also valid Markdown). */
+/** Formats rows as an aligned text table (also valid Markdown); a note column when any row has a note; NaN values print as n/a. */
 export function table(rows: ResultRow[]): string {
-  const head = ['measurement', 'value', 'ms/call (median)', 'baseline', 'ratio', 'target'];
+  const notes = rows.some((r) => r.note);
+  const head = ['measurement', 'value', 'ms/call (median)', 'baseline', 'ratio', 'target', ...(notes ? ['note'] : [])];
   const fmt = (x: number | undefined, d = 1) => (x === undefined ? '' : x.toFixed(d));
   const body = rows.map((r) => [
     r.name,
@@ -147,6 +152,7 @@ export function table(rows: ResultRow[]): string {
     r.baseline ? `${r.baseline.name}: ${fmt(r.baseline.value)} ${r.unit}` : '',
     r.ratio === undefined ? '' : `${fmt(r.ratio, 2)}×`,
     r.target === undefined ? '' : `≥ ${r.target}× ${r.ratio !== undefined && r.ratio >= r.target ? '✓' : '✗'}`,
+    ...(notes ? [r.note ?? ''] : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -3,7 +3,7 @@
  * Loads perf/suites/<suite>.js (each exports `suite: PerfSuite`), runs it with progress on
  * stderr, prints a table and writes <out>/<suite>-<backend>.json (and a .md table beside it).
  * Several suites: --suite matmul,pool. New suites need no change here. --quiet waits for an idle
- * machine before each timing (for shared machines). Suites may declare options of their own
+ * machine before each timing (for shared machines); --quick and --only shrink a run where a suite supports them. Suites may declare options of their own
  * (e.g. `--seq 512,1024` for attention; `--help --suite attention` lists them) and extra files
  * to write (charts).
  */
@@ -17,10 +17,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 // Compiled to dist/perf/run.js; results go to the source tree's perf/results by default.
 const defaultOut = resolve(here, '..', '..', 'perf', 'results');
 
-interface RunOptions { backend: string; suites: string[]; out: string; maxTime: number; quiet: number; help: boolean; rest: string[][] }
+interface RunOptions { backend: string; suites: string[]; out: string; maxTime: number; quiet: number; quick: boolean; only: string[]; help: boolean; rest: string[][] }
 
 function parseArgs(argv: string[]): RunOptions {
-  const opts: RunOptions = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2, quiet: 0, help: false, rest: [] };
+  const opts: RunOptions = { backend: 'cpu', suites: ['matmul'], out: defaultOut, maxTime: 2, quiet: 0, quick: false, only: [], help: false, rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -30,6 +30,8 @@ function parseArgs(argv: string[]): RunOptions {
       case '--out': opts.out = resolve(value()); break;
       case '--max-time': opts.maxTime = Number(value()); break;
       case '--quiet': opts.quiet = inline === undefined ? 2 : Number(inline); break;
+      case '--quick': opts.quick = true; break;
+      case '--only': opts.only = value().split(',').filter(Boolean); break;
       case '--help': opts.help = true; break;
       default:
         // A suite's own option (checked against the selected suites' declarations in main).
@@ -41,8 +43,9 @@ function parseArgs(argv: string[]): RunOptions {
 }
 
 function usage(suites: PerfSuite[]): void {
-  console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool]] [--out dir] [--max-time seconds] [--quiet[=seconds]] [suite options]');
+  console.log('usage: npm run perf -- [--backend cpu] [--suite matmul[,pool]] [--out dir] [--max-time seconds] [--quiet[=seconds]] [--quick] [--only w1,w2] [suite options]');
   console.log('  --quiet: before each timing, wait until the machine was idle that long (default 2 s; Linux)');
+  console.log('  --quick: a smaller smoke run (suites that support it); --only: keep configurations whose name has every word (generate: "float16,sdpa")');
   for (const s of suites) {
     for (const [name, help] of Object.entries(s.options ?? {})) console.log(`  --${name} (suite ${s.name}): ${help}`);
   }
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
     if (!suite.backends.includes(opts.backend)) throw new Error(`perf: suite '${name}' does not support backend '${opts.backend}' (${suite.backends.join(', ')})`);
     progress(`suite '${name}' on backend '${opts.backend}': ${suite.description}`);
     const started = new Date();
-    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, quietSeconds: opts.quiet, progress, args });
+    const result = await suite.run({ backend: opts.backend, maxTime: opts.maxTime, quietSeconds: opts.quiet, quick: opts.quick, only: opts.only, progress, args });
     const report = {
       suite: name,
       backend: opts.backend,

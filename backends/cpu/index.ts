@@ -12,6 +12,11 @@ import './kernels/nn.js';
 import './kernels/quant4.js';
 import './kernels/reduce.js';
 import './kernels/transpose.js';
+import './kernels/fused.js';
+// WebAssembly fast paths, tried before the reference kernels above.
+import './kernels/elementwise_wasm.js';
+import './kernels/rows_wasm.js';
+import './kernels/copy_wasm.js';
 
 ENGINE.registerBackend('cpu', () => new CpuBackend(), 1);
 
@@ -54,12 +59,18 @@ export function cpuInfo(): CpuInfo {
   };
 }
 
-/** Counts of CPU kernel calls served by each path, and shares of parallel jobs run per thread slot (index 0 = calling thread). */
-export function cpuStats(): { wasm: Record<string, number>; js: Record<string, number>; sharesPerThread: number[] } {
+/**
+ * Counts of CPU kernel calls served by each path, shares of parallel jobs run per thread slot
+ * (index 0 = calling thread), and how many jobs had to wake a sleeping worker (`workerWakes`,
+ * since the pool started; each costs the wake latency, see perf/RESULTS.md).
+ */
+export function cpuStats(): { wasm: Record<string, number>; js: Record<string, number>; sharesPerThread: number[]; workerWakes: number } {
+  const pool = cpu().wasm()?.pool;
   return {
     wasm: { ...cpuCounters.wasm },
     js: { ...cpuCounters.js },
-    sharesPerThread: cpu().wasm()?.pool?.shareCounts() ?? [],
+    sharesPerThread: pool?.shareCounts() ?? [],
+    workerWakes: pool?.wakeCount() ?? 0,
   };
 }
 

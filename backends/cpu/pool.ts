@@ -10,7 +10,7 @@ import { BackendError } from '../../lib/errors.js';
 import { canBlock, nodeApi } from './platform.js';
 import {
   ACTIVE_WORKERS, ARG_FLOATS, ARGS, CLAIM, CONTROL_INTS, DONE, ERROR, FN_INDEX, GEN, GEN_MASK, MAX_ARGS,
-  MAX_SHARES, MAX_THREADS, NARGS, NSHARES, READY, READY_FLAGS, SHARE_BITS, SHARE_COUNTS, SPIN_US, kernelNames, readError,
+  MAX_SHARES, MAX_THREADS, NARGS, NSHARES, READY, READY_FLAGS, SHARE_BITS, SHARE_COUNTS, SPIN_US, WAKES, kernelNames, readError,
   runShares, type WorkerInit,
 } from './pool_protocol.js';
 
@@ -204,6 +204,11 @@ export class WorkerPool {
     const out: number[] = [];
     for (let i = 0; i < this.highWater; i++) out.push(Atomics.load(this.ctl, SHARE_COUNTS + i));
     return out;
+  }
+
+  /** Times a sleeping worker was woken by a job since the pool started (see pool_protocol WAKES). */
+  wakeCount(): number {
+    return Atomics.load(this.ctl, WAKES);
   }
 
   /** Stops every worker. */

@@ -20,6 +20,11 @@ export const READY = 1;
 export const SPIN_US = 2;
 /** Number of workers allowed to run; a worker whose index is ≥ this exits. */
 export const ACTIVE_WORKERS = 3;
+/**
+ * Times a worker was woken from sleep (Atomics.wait) by a new job: each cost that job the wake
+ * latency (tens of µs) instead of ~1 µs for a spinning worker. Read by cpuStats().
+ */
+export const WAKES = 4;
 /** (generation & GEN_MASK) << SHARE_BITS | next unclaimed share. */
 export const CLAIM = 16;
 /** Shares finished in the current job; the caller sleeps on it. */
@@ -116,9 +121,11 @@ export function runShares(
       recordError(ctl, e, threadIndex);
     }
     ran++;
+    // Counted before DONE: once the caller sees the job done, every share's count is visible
+    // (counting after DONE raced with callers that read cpuStats() right after a job).
+    Atomics.add(ctl, SHARE_COUNTS + Math.min(threadIndex, MAX_THREADS - 1), 1);
     if (Atomics.add(ctl, DONE, 1) + 1 === nshares) Atomics.notify(ctl, DONE);
   }
-  if (ran) Atomics.add(ctl, SHARE_COUNTS + Math.min(threadIndex, MAX_THREADS - 1), ran);
   return ran;
 }
 

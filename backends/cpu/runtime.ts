@@ -31,6 +31,18 @@ export interface KernelExports {
   q4Gemm(tid: number, nth: number, x: number, packed: number, absmax: number, map: number, nestedAbsmax: number, nestedMap: number,
     offset: number, bias: number, out: number, T: number, N: number, K: number, blocksize: number, flags: number, ws: number, wsStride: number): void;
   q4GemmWorkspaceBytes(K: number): number;
+  // Elementwise and row kernels (assembly/elementwise.ts, rows.ts, copy.ts); kinds: 0 f32, 1 f16, 2 bf16.
+  binary(tid: number, nth: number, a: number, b: number, out: number, n: number, bn: number, op: number, kind: number): void;
+  unary(tid: number, nth: number, x: number, out: number, n: number, op: number, kin: number, kout: number): void;
+  swiglu(tid: number, nth: number, gate: number, up: number, out: number, rows: number, cols: number, pitch: number, kind: number): void;
+  rmsNorm(tid: number, nth: number, x: number, w: number, out: number, rows: number, D: number, eps: number, kind: number): void;
+  addRmsNorm(tid: number, nth: number, x: number, res: number, w: number, sum: number, out: number, rows: number, D: number, eps: number, kind: number): void;
+  layerNorm(tid: number, nth: number, x: number, w: number, b: number, out: number, rows: number, D: number, eps: number, kind: number): void;
+  softmax(tid: number, nth: number, x: number, out: number, rows: number, D: number, kin: number, kout: number): void;
+  rope(tid: number, nth: number, x: number, cos: number, sin: number, out: number, n0: number, n1: number, T: number, D: number,
+    half: number, s0: number, s1: number, interleaved: number, kind: number): void;
+  copyRuns(tid: number, nth: number, dst: number, src: number, runBytes: number, n0: number, n1: number, n2: number,
+    ds0: number, ds1: number, ds2: number, ss0: number, ss1: number, ss2: number): void;
 }
 
 /** Kernel export names, for `run`. */

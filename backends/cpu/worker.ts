@@ -7,7 +7,7 @@
  */
 
 import {
-  ACTIVE_WORKERS, CONTROL_INTS, FN_INDEX, GEN, READY, READY_FLAGS, SPIN_US, kernelNames, readArgs, runShares,
+  ACTIVE_WORKERS, CONTROL_INTS, FN_INDEX, GEN, READY, READY_FLAGS, SPIN_US, WAKES, kernelNames, readArgs, runShares,
   type WorkerInit,
 } from './pool_protocol.js';
 
@@ -39,9 +39,12 @@ function start(init: WorkerInit): void {
       const until = performance.now() + Atomics.load(ctl, SPIN_US) / 1000;
       for (let i = 1; (gen = Atomics.load(ctl, GEN)) === seen; i++) {
         if ((i & 127) === 0 && performance.now() > until) {
-          Atomics.wait(ctl, GEN, seen);
+          const r = Atomics.wait(ctl, GEN, seen);
           gen = Atomics.load(ctl, GEN);
-          if (gen !== seen) break;
+          if (gen !== seen) {
+            if (r === 'ok') Atomics.add(ctl, WAKES, 1); // slept, and a job woke it
+            break;
+          }
         }
       }
     }

@@ -10,6 +10,7 @@ import { WebGPUBackend } from './backend.js';
 import { acquireDevice, requestAdapter } from './device.js';
 import './kernels/attention.js';
 import './kernels/elementwise.js';
+import './kernels/fused.js';
 import './kernels/int8.js';
 import './kernels/matmul.js';
 import './kernels/movement.js';

@@ -7,6 +7,7 @@
 import type { DType } from '../../lib/dtype.js';
 import type { Tensor } from '../../lib/tensor.js';
 import { add, mul } from '../../ops/elementwise.js';
+import { addRmsNorm, swiglu } from '../../ops/fused.js';
 import { rope } from '../../ops/nn.js';
 import { reshape, transpose } from '../../ops/shape_ops.js';
 import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
@@ -102,6 +103,8 @@ export class LlamaMLP extends Module {
   /** [I, D] */ up_proj: Linear;
   /** [D, I] */ down_proj: Linear;
   private readonly act: Activation;
+  /** SiLU gating runs as one fused kernel (same numerics as silu then mul). */
+  private readonly fusedSilu: boolean;
 
   constructor(cfg: LlamaConfig) {
     super();
@@ -110,10 +113,13 @@ export class LlamaMLP extends Module {
     this.up_proj = Linear.declare(D, I, { bias });
     this.down_proj = Linear.declare(I, D, { bias });
     this.act = activation(cfg.hiddenAct, 'hidden_act');
+    this.fusedSilu = cfg.hiddenAct === 'silu' || cfg.hiddenAct === 'swish';
   }
 
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(mul(this.act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    const gate = this.gate_proj.forward(x);
+    const up = this.up_proj.forward(x);
+    return this.down_proj.forward(this.fusedSilu ? swiglu(gate, up) : mul(this.act(gate), up));
   }
 }
 
@@ -133,8 +139,11 @@ export class LlamaDecoderLayer extends Module {
   }
 
   forward(h: Tensor, cos: Tensor, sin: Tensor, ctx: ForwardContext): Tensor {
-    const a = add(h, this.self_attn.forward(this.input_layernorm.forward(h), cos, sin, ctx));
-    return add(a, this.mlp.forward(this.post_attention_layernorm.forward(a)));
+    const attn = this.self_attn.forward(this.input_layernorm.forward(h), cos, sin, ctx);
+    // a = h + attn and its post-attention norm in one pass (bit-identical to add then rmsNorm).
+    const post = this.post_attention_layernorm;
+    const [a, m] = addRmsNorm(h, attn, post.weight, post.eps);
+    return add(a, this.mlp.forward(m));
   }
 }
 

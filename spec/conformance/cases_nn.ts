@@ -22,6 +22,13 @@ function nnCases(): OpCase[] {
   out.push({ name: 'LayerNorm weight only f16', kernels: ['LayerNorm'], inputs: [{ shape: [4, 10], dtype: 'float16' }, { shape: [10], dtype: 'float16' }], run: ([x, w]) => ft.layerNorm(x, w) });
   out.push({ name: 'RmsNorm no weight', kernels: ['RmsNorm'], inputs: [{ shape: [2, 3, 16], dtype: 'float32' }], run: ([x]) => ft.rmsNorm(x), tol: NORM_TOL });
   out.push({ name: 'RmsNorm f16 x, f32 weight', kernels: ['RmsNorm'], inputs: [{ shape: [3, 16], dtype: 'float16' }, { shape: [16], dtype: 'float32' }], run: ([x, w]) => ft.rmsNorm(x, w) });
+  // Fused kernels: each must equal its composition on every backend.
+  for (const dtype of FLOATS) {
+    out.push({ name: `SwiGlu ${dtype}`, kernels: ['SwiGlu'], inputs: [{ shape: [3, 37], dtype }, { shape: [3, 37], dtype }], run: ([g, u]) => ft.swiglu(g, u) });
+    out.push({ name: `SwiGlu ${dtype} packed gate|up`, kernels: ['SwiGlu'], inputs: [{ shape: [2, 5, 18], dtype }], run: ([gu]) => ft.swiglu(gu) });
+    out.push({ name: `AddRmsNorm ${dtype}`, kernels: ['AddRmsNorm'], inputs: [{ shape: [3, 33], dtype }, { shape: [3, 33], dtype }, { shape: [33], dtype }], run: ([x, r, w]) => ft.addRmsNorm(x, r, w, 1e-6), tol: NORM_TOL });
+  }
+  out.push({ name: 'AddRmsNorm no weight D=768', kernels: ['AddRmsNorm'], inputs: [{ shape: [2, 768], dtype: 'float32' }, { shape: [2, 768], dtype: 'float32' }], run: ([x, r]) => ft.addRmsNorm(x, r), tol: NORM_TOL });
   for (const dtype of FLOATS) {
     for (const interleaved of [false, true]) {
       out.push({

@@ -433,6 +433,19 @@ export function refErf(x: number): number {
   return x < 0 ? -r : r;
 }
 
+/**
+ * erfc(t) for t ≥ 0 without cancellation: 1 − refErf(t) below 2 (erfc(2) ≈ 0.005, so at most
+ * ~2 digits are lost), the continued fraction evaluated backwards from a fixed depth beyond
+ * (a different evaluation from the library's forward Lentz iteration).
+ */
+export function refErfc(t: number): number {
+  if (Number.isNaN(t)) return NaN;
+  if (t < 2) return 1 - refErf(t);
+  let f = t;
+  for (let n = 120; n >= 1; n--) f = t + n / 2 / f;
+  return Math.exp(-t * t) / (f * Math.sqrt(Math.PI));
+}
+
 export const refFns: Record<string, (x: number) => number> = {
   neg: (x) => -x,
   abs: (x) => Math.abs(x),
@@ -445,7 +458,8 @@ export const refFns: Record<string, (x: number) => number> = {
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
   silu: (x) => x * (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
   relu: (x) => (Number.isNaN(x) ? NaN : x > 0 ? x : 0),
-  gelu: (x) => 0.5 * x * (1 + refErf(x / Math.SQRT2)),
+  // Left tail through erfc: 1 + erf(x/√2) cancels to nothing in float64 below x ≈ −7.
+  gelu: (x) => (x < 0 ? 0.5 * x * refErfc(-x / Math.SQRT2) : 0.5 * x * (1 + refErf(x / Math.SQRT2))),
   geluTanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
 };
 

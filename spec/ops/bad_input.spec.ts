@@ -54,6 +54,8 @@ const CASES: OpCase[] = [
   { op: 'layerNorm', args: () => [f([2, 3]), f([3]), f([3]), 1e-5], call: ft.layerNorm, tensors: [[0, 'x'], [1, 'weight'], [2, 'bias']] },
   { op: 'rmsNorm', args: () => [f([2, 3]), f([3]), 1e-6], call: ft.rmsNorm, tensors: [[0, 'x'], [1, 'weight']] },
   { op: 'rope', args: () => [f([2, 5, 8]), f([5, 4]), f([5, 4]), { interleaved: false }], call: ft.rope, tensors: [[0, 'x'], [1, 'cos'], [2, 'sin']] },
+  { op: 'swiglu', args: () => [f([2, 3]), f([2, 3])], call: ft.swiglu, tensors: [[0, 'gate'], [1, 'up']] },
+  { op: 'addRmsNorm', args: () => [f([2, 3]), f([2, 3]), f([3]), 1e-6], call: ft.addRmsNorm, tensors: [[0, 'x'], [1, 'residual'], [2, 'weight']] },
   { op: 'gather', args: () => [f([5, 3]), i32([0, 4]), 0], call: ft.gather, tensors: [[0, 'x'], [1, 'indices']] },
   { op: 'embedding', args: () => [f([5, 3]), i32([0, 4])], call: ft.embedding, tensors: [[0, 'table'], [1, 'ids']] },
   { op: 'tril', args: () => [f([3, 3]), 0], call: ft.tril, tensors: [[0, 'x']] },
@@ -176,6 +178,8 @@ describe('ops: bad input (every op)', () => {
       'tidy', 'keep', 'dispose', 'memory', 'resetPeakMemory', 'setBackend', 'getBackend', 'listBackends', 'toBackend',
       'registerKernel', 'unregisterKernel', 'getKernel', 'hasKernel', 'kernelsForBackend', 'bytesPerElement', 'isFloat',
       'promoteTypes', 'check', 'toStorage', 'isLinearWeight',
+      // Kernel profiler (spec/lib/profiler.spec.ts).
+      'profile', 'formatProfile',
       // CPU backend settings (spec/backends/cpu).
       'cpuInfo', 'cpuStats', 'resetCpuStats', 'setNumThreads', 'getNumThreads', 'setCpuKernels', 'setSpinMicros',
       // Attention scopes and introspection (spec/attention/scopes.spec.ts).

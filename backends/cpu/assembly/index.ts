@@ -14,3 +14,6 @@ export { pv1, scores1, scores4 } from './attention_rows';
 export { poolMark, poolTrap } from './testing';
 export { int8Gemm, int8RowStats, int8RowQuant } from './quant_int8';
 export { q4Gemm, q4GemmWorkspaceBytes } from './quant_4bit';
+export { binary, unary, swiglu } from './elementwise';
+export { rmsNorm, addRmsNorm, layerNorm, softmax, rope } from './rows';
+export { copyRuns } from './copy';

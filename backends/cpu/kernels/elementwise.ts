@@ -2,7 +2,7 @@
 
 import type { TensorInfo } from '../../../lib/backend.js';
 import { BINARY_KERNELS, UNARY_KERNELS, type BinaryKernel, type UnaryKernel } from '../../../lib/kernel_names.js';
-import { erf, geluTanh } from '../../../lib/math.js';
+import { geluErf, geluTanh } from '../../../lib/math.js';
 import { sizeOf, type Shape } from '../../../lib/shape.js';
 import type { CpuBackend } from '../backend.js';
 import { broadcastIndex, computesInF32, cpuKernel, readNum, storeNumbers, writeF32, type NumArray } from './util.js';
@@ -31,7 +31,7 @@ function unary(kernel: UnaryKernel, x: ArrayLike<number>, o: NumArray): void {
     case 'Sigmoid': for (let i = 0; i < n; i++) o[i] = 1 / (1 + Math.exp(-x[i])); break;
     case 'Silu': for (let i = 0; i < n; i++) o[i] = x[i] / (1 + Math.exp(-x[i])); break;
     case 'Relu': for (let i = 0; i < n; i++) o[i] = x[i] < 0 ? 0 : x[i]; break;
-    case 'Gelu': for (let i = 0; i < n; i++) o[i] = 0.5 * x[i] * (1 + erf(x[i] * Math.SQRT1_2)); break;
+    case 'Gelu': for (let i = 0; i < n; i++) o[i] = geluErf(x[i]); break;
     case 'GeluTanh': for (let i = 0; i < n; i++) o[i] = geluTanh(x[i]); break;
     case 'LogicalNot': for (let i = 0; i < n; i++) o[i] = x[i] ? 0 : 1; break;
     case 'Cast': for (let i = 0; i < n; i++) o[i] = x[i]; break;

@@ -16,9 +16,42 @@ import type { CpuBackend } from '../backend.js';
 /** Numeric array types kernels read from and write to. */
 export type NumArray = Float32Array | Float64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
 
-/** Registers a CPU kernel. */
+/** A fast implementation of a kernel: its result, or null (having allocated nothing) when it does not apply. */
+export type FastKernel = (inputs: readonly TensorInfo[], attrs: any, cpu: CpuBackend) => TensorInfo | TensorInfo[] | null;
+
+/** Fast paths by kernel name (WebAssembly kernels), tried before the reference. */
+const fastPaths: Record<string, FastKernel | undefined> = Object.create(null);
+
+/**
+ * Registers a CPU kernel's reference implementation. A fast path registered under the same name
+ * with `cpuFastPath` runs first; the reference runs when it returns null (kernels set to 'js',
+ * no WebAssembly, or a dtype or layout it does not handle).
+ */
 export function cpuKernel(kernelName: string, fn: (inputs: readonly TensorInfo[], attrs: any, cpu: CpuBackend) => TensorInfo | TensorInfo[]): void {
-  registerKernel({ kernelName, backendName: 'cpu', kernelFunc: fn as KernelFunc });
+  const kernelFunc = (inputs: readonly TensorInfo[], attrs: any, cpu: CpuBackend): TensorInfo | TensorInfo[] => {
+    const fast = fastPaths[kernelName];
+    if (fast) {
+      const r = fast(inputs, attrs, cpu);
+      if (r) return r;
+    }
+    return fn(inputs, attrs, cpu);
+  };
+  registerKernel({ kernelName, backendName: 'cpu', kernelFunc: kernelFunc as KernelFunc });
+}
+
+/** Registers a fast path for a CPU kernel (see cpuKernel). */
+export function cpuFastPath(kernelName: string, fn: FastKernel): void {
+  fastPaths[kernelName] = fn;
+}
+
+/** Element kind code of a float dtype for the WebAssembly kernels: 0 float32, 1 float16, 2 bfloat16, -1 other. */
+export function floatKind(dtype: DType): number {
+  return dtype === 'float32' ? 0 : dtype === 'float16' ? 1 : dtype === 'bfloat16' ? 2 : -1;
+}
+
+/** Byte pointer of a CPU tensor's data in the heap. */
+export function ptrOf(t: TensorInfo): number {
+  return (t.dataId as unknown as { ptr: number }).ptr;
 }
 
 /** Values of `t` as float32: a live view for float32, a decoded copy for 16-bit floats, a converted copy for ints. */

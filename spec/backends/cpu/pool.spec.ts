@@ -98,6 +98,28 @@ describe('cpu worker pool', function () {
     ft.dispose([a, b]);
   });
 
+  it('counts jobs that had to wake a sleeping worker (cpuStats().workerWakes)', async () => {
+    ft.setNumThreads(2);
+    ft.setSpinMicros(200);
+    const p = cpu().allocScratch(64);
+    try {
+      rt().run('poolMark', 2, [p, 1], 0b10); // starts the pool and applies the spin time
+      const spinMs = rt().pool!.spinMicros / 1000;
+      const before = ft.cpuStats().workerWakes;
+      // Idle well past the spin time (the worker sleeps), then post a job; a busy machine may
+      // deschedule the worker before it sleeps, so try a few times.
+      for (let i = 0; i < 20 && ft.cpuStats().workerWakes === before; i++) {
+        await new Promise((r) => setTimeout(r, spinMs + 20));
+        rt().pool!.run('poolMark', 1, [p, 1], 0b10, false); // the worker must run it
+      }
+      expect(ft.cpuStats().workerWakes).to.be.greaterThan(before);
+      // (Back-to-back jobs normally find it spinning, but not on an oversubscribed machine,
+      // where the worker can spin out its window while the caller is descheduled: not asserted.)
+    } finally {
+      cpu().freeScratch(p, 64);
+    }
+  });
+
   it('surfaces a trap in any thread as an error, and keeps working', () => {
     ft.setNumThreads(4);
     const p = cpu().allocScratch(64);
