@@ -127,6 +127,17 @@ export const DequantizeInt8 = 'DequantizeInt8';
  * block; never materialises W.
  */
 export const Quant4MatMul = 'Quant4MatMul';
+/** Quant4MatMul's attributes, shared by every backend's kernel. */
+export interface Quant4MatMulAttrs {
+  blocksize: number;
+  N: number;
+  K: number;
+  /** The compute dtype (and the output's). */
+  dtype: import('./dtype.js').DType;
+  nested: boolean;
+  offset: number;
+  hasBias: boolean;
+}
 /**
  * Optional fused LLM.int8 Linear, for backends that cannot size Int8VectorQuant's outlier-column
  * output on the host (GPUs): inputs [x (T, K) float, CB int8 (N, K), SCB float32 (N), bias? (N),

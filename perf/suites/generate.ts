@@ -12,7 +12,7 @@
 import * as ft from '../../index.js';
 import { ENGINE } from '../../lib/engine.js';
 import type { CpuBackend } from '../../backends/cpu/backend.js';
-import { FULL_SIZE, QUICK_SIZE, runGenerateSuite } from '../generate.js';
+import { FULL_SIZE, QUICK_SIZE, runGenerateSuite, type GenerateResult } from '../generate.js';
 import { waitForQuiet, type PerfSuite, type ResultRow } from '../harness.js';
 import '../../backends/webgpu/index.js';
 import { runOnBackend } from '../kernels.js';
@@ -92,21 +92,8 @@ export const suite: PerfSuite = {
     ctx.progress('worker wake latency …');
     waitForQuiet(ctx.quietSeconds, ctx.progress);
     const wakeUs = wakeLatencyMicros();
-    const rows: ResultRow[] = [];
-    for (const r of results) {
-      if (!wanted(r.dtype, r.impl)) continue;
-      const label = `${r.dtype} ${r.impl}`;
-      if (r.skipped) {
-        rows.push({ name: `prefill ${r.prefillTokens} / decode ${r.decodeTokens}, ${label}`, value: NaN, unit: 'tokens/s', note: `n/a: ${r.skipped}` });
-        continue;
-      }
-      const spread = (xs: number[]) => (xs.length > 1 ? `runs ${xs.map((x) => x.toFixed(1)).join(', ')}` : '');
-      rows.push({ name: `prefill ${r.prefillTokens} tokens, ${label}`, value: r.prefillTokensPerSec, unit: 'tokens/s', ms: (r.prefillTokens * 1000) / r.prefillTokensPerSec, note: spread(r.prefillRuns) });
-      rows.push({
-        name: `decode ${r.decodeTokens} tokens, ${label}`, value: r.decodeTokensPerSec, unit: 'tokens/s', ms: r.decodeStepMs,
-        note: `ms = per step; ${r.wakesPerStep.toFixed(2)} wakes/step ≈ ${(r.wakesPerStep * wakeUs).toFixed(0)} µs/step; ${spread(r.decodeRuns)}`,
-      });
-    }
+    const rows = tokenRows(results.filter((r) => wanted(r.dtype, r.impl)), (r) =>
+      `ms = per step; ${r.wakesPerStep.toFixed(2)} wakes/step ≈ ${(r.wakesPerStep * wakeUs).toFixed(0)} µs/step`);
     rows.push({ name: 'worker wake latency (job after the worker slept)', value: wakeUs, unit: 'µs', note: 'median of 100; × wakes/step = the decode step wake cost' });
     waitForQuiet(ctx.quietSeconds, ctx.progress);
     const op = opOverheadMicros();
@@ -150,16 +137,22 @@ async function runOnGpu(ctx: Parameters<PerfSuite['run']>[0]): ReturnType<PerfSu
       ...(short ? { prefill: 128, decode: 32, repeats: 1 } : {}),
     }),
   );
+  const rows = tokenRows(results.filter((r) => wanted(r.dtype, r.impl)), () => 'ms = per decode step');
+  return { rows, meta: { ...meta, params: results.find((r) => r.params)?.params, shortened: short } };
+}
+
+/** Prefill and decode rows per configuration (skipped ones as n/a), the runs' spread in the notes. */
+function tokenRows(results: GenerateResult[], decodeNote: (r: GenerateResult) => string): ResultRow[] {
+  const spread = (xs: number[]) => (xs.length > 1 ? `runs ${xs.map((x) => x.toFixed(1)).join(', ')}` : '');
   const rows: ResultRow[] = [];
   for (const r of results) {
-    if (!wanted(r.dtype, r.impl)) continue;
     const label = `${r.dtype} ${r.impl}`;
     if (r.skipped) {
       rows.push({ name: `prefill ${r.prefillTokens} / decode ${r.decodeTokens}, ${label}`, value: NaN, unit: 'tokens/s', note: `n/a: ${r.skipped}` });
       continue;
     }
-    rows.push({ name: `prefill ${r.prefillTokens} tokens, ${label}`, value: r.prefillTokensPerSec, unit: 'tokens/s', ms: (r.prefillTokens * 1000) / r.prefillTokensPerSec });
-    rows.push({ name: `decode ${r.decodeTokens} tokens, ${label}`, value: r.decodeTokensPerSec, unit: 'tokens/s', ms: r.decodeStepMs, note: 'ms = per decode step' });
+    rows.push({ name: `prefill ${r.prefillTokens} tokens, ${label}`, value: r.prefillTokensPerSec, unit: 'tokens/s', ms: (r.prefillTokens * 1000) / r.prefillTokensPerSec, note: spread(r.prefillRuns) });
+    rows.push({ name: `decode ${r.decodeTokens} tokens, ${label}`, value: r.decodeTokensPerSec, unit: 'tokens/s', ms: r.decodeStepMs, note: [decodeNote(r), spread(r.decodeRuns)].filter(Boolean).join('; ') });
   }
-  return { rows, meta: { ...meta, params: results.find((r) => r.params)?.params, shortened: short } };
+  return rows;
 }

@@ -4,6 +4,7 @@
  * kernels must agree with them (bit-exactly for quantization, to rounding for matmul).
  */
 
+import type { Quant4MatMulAttrs } from '../../../lib/kernel_names.js';
 import type { TensorInfo } from '../../../lib/backend.js';
 import type { DType } from '../../../lib/dtype.js';
 import { encodeSorted, encoder, type QuantType } from '../../../lib/quant_codes.js';
@@ -111,15 +112,6 @@ cpuKernel('DequantizeBlockwise8', ([codes, absmax, map], { blocksize, offset }: 
   return out;
 });
 
-interface Quant4MatMulAttrs {
-  blocksize: number;
-  N: number;
-  K: number;
-  dtype: DType;
-  nested: boolean;
-  offset: number;
-  hasBias: boolean;
-}
 
 /** Quant4MatMul: the WebAssembly kernel where it applies, else the reference. */
 cpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, cpu) => quant4MatMulWasm(cpu, inputs, attrs) ?? quant4MatMulRef(cpu, inputs, attrs));

@@ -5,6 +5,7 @@
  * kernel runs instead.
  */
 
+import type { Quant4MatMulAttrs } from '../../../lib/kernel_names.js';
 import type { TensorInfo } from '../../../lib/backend.js';
 import type { DType } from '../../../lib/dtype.js';
 import { sizeOf } from '../../../lib/shape.js';
@@ -103,18 +104,9 @@ export function int8MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[], h
   return out;
 }
 
-interface Quant4Attrs {
-  blocksize: number;
-  N: number;
-  K: number;
-  dtype: DType;
-  nested: boolean;
-  offset: number;
-  hasBias: boolean;
-}
 
 /** Quant4MatMul on WebAssembly: [T, N] in the compute dtype, or null (K % 16 ≠ 0, no runtime). */
-export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: Quant4Attrs): TensorInfo | null {
+export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: Quant4MatMulAttrs): TensorInfo | null {
   const { blocksize, N, K, dtype, nested, offset, hasBias } = attrs;
   const kind = kindOf(dtype);
   if (kind < 0 || K % 16 !== 0) return null;

@@ -5,6 +5,7 @@
  * decodes the codes of its four weight rows as it walks K, so W is never materialised.
  */
 
+import type { Quant4MatMulAttrs } from '../../../lib/kernel_names.js';
 import type { TensorInfo } from '../../../lib/backend.js';
 import type { DType } from '../../../lib/dtype.js';
 import type { QuantType } from '../../../lib/quant_codes.js';
@@ -146,15 +147,6 @@ gpuKernel('DequantizeBlockwise8', ([codes, absmax, map], { blocksize, offset }: 
   return out;
 });
 
-interface Quant4MatMulAttrs {
-  blocksize: number;
-  N: number;
-  K: number;
-  dtype: DType;
-  nested: boolean;
-  offset: number;
-  hasBias: boolean;
-}
 
 /** WGSL `fn rnd(v: f32) -> f32`: rounding to the compute dtype (identity for float32). */
 function rounder(dtype: DType): string {
