@@ -24,14 +24,7 @@ export const suite: PerfSuite = {
     if (ctx.backend !== 'cpu') return runOnBackend(ctx.backend, () => gpuRun(ctx));
     await ft.setBackend('cpu');
     ctx.progress(`quantizing a [${N}, ${K}] weight …`);
-    const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
-    const weights: [string, ft.LinearWeight][] = [
-      ['fp32', new ft.DenseWeight(w32)],
-      ['fp16', new ft.DenseWeight(ft.cast(w32, 'float16'))],
-      ['int8', ft.Int8Weight.fromFloat(w32)],
-      ['nf4', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4' })],
-      ['nf4+dq', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4', doubleQuant: true })],
-    ];
+    const weights = benchWeights(true);
     const rows: ResultRow[] = [];
     const fp32Bytes = N * K * 4;
     const TARGET_SPEED: Record<string, number> = { int8: 1.5, nf4: 1.5 };
@@ -82,13 +75,7 @@ export const suite: PerfSuite = {
 
 /** The GPU variant: the same weights (no double quantization), medians of asynchronous runs. */
 async function gpuRun(ctx: SuiteContext): Promise<{ rows: ResultRow[]; meta: Record<string, unknown> }> {
-  const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
-  const weights: [string, ft.LinearWeight][] = [
-    ['fp32', new ft.DenseWeight(w32)],
-    ['fp16', new ft.DenseWeight(ft.cast(w32, 'float16'))],
-    ['int8', ft.Int8Weight.fromFloat(w32)],
-    ['nf4', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4' })],
-  ];
+  const weights = benchWeights(false);
   const rows: ResultRow[] = [];
   for (const [op, T] of [['GEMV', 1], ['GEMM', GEMM_ROWS]] as const) {
     const x = ft.randn([T, K], { seed: 2 });
@@ -106,4 +93,17 @@ async function gpuRun(ctx: SuiteContext): Promise<{ rows: ResultRow[]; meta: Rec
   }
   for (const [, w] of weights) w.dispose();
   return { rows, meta: { ...(await deviceMeta(ctx.backend)), int8: 'fused Int8Linear kernel, threshold 6', nf4: 'blocksize 64, compute float32' } };
+}
+
+/** The [N, K] weight (seed 1, std 0.02) in every measured format; nf4 + double quant where asked. */
+function benchWeights(doubleQuant: boolean): [string, ft.LinearWeight][] {
+  const w32 = ft.randn([N, K], { seed: 1, std: 0.02 });
+  const weights: [string, ft.LinearWeight][] = [
+    ['fp32', new ft.DenseWeight(w32)],
+    ['fp16', new ft.DenseWeight(ft.cast(w32, 'float16'))],
+    ['int8', ft.Int8Weight.fromFloat(w32)],
+    ['nf4', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4' })],
+  ];
+  if (doubleQuant) weights.push(['nf4+dq', ft.Quant4Weight.fromFloat(w32, { quantType: 'nf4', doubleQuant: true })]);
+  return weights;
 }
