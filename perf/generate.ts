@@ -6,7 +6,8 @@
  * step's worker wake-ups. `quick` shrinks the model and lengths for a smoke run.
  *
  * int8 / nf4 are a float32 model whose decoder Linears `quantizeModel` replaced (the tied head
- * stays float32).
+ * stays float32); nf4 computes in float32 (Hugging Face's default `bnb_4bit_compute_dtype`),
+ * nf4-bf16 in bfloat16 (the usual QLoRA inference setting).
  */
 
 import * as ft from '../index.js';
@@ -40,7 +41,7 @@ export interface GenerateResult {
 /** Options of runGenerateSuite. */
 export interface GenerateSuiteOptions {
   quick?: boolean;
-  /** float32, float16, bfloat16, int8, nf4 (default: float32, float16, int8, nf4). */
+  /** float32, float16, bfloat16, int8, nf4, nf4-bf16 (default: BENCH_DTYPES). */
   dtypes?: string[];
   impls?: AttnImplementation[];
   prefill?: number;
@@ -53,6 +54,9 @@ export interface GenerateSuiteOptions {
   /** Also profile one prefill and one decode per configuration (kernel times by name). */
   profile?: boolean;
 }
+
+/** The dtypes the suite measures by default. */
+export const BENCH_DTYPES = ['float32', 'float16', 'int8', 'nf4', 'nf4-bf16'];
 
 export const FULL_SIZE = { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 2048, vocab_size: 32000 };
 export const QUICK_SIZE = { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256, vocab_size: 1000 };
@@ -77,18 +81,23 @@ export function randomLlama(size: typeof FULL_SIZE, dtype: DType): CausalLM {
 
 /** Builds the model for a benchmark dtype, or returns why it cannot. */
 function buildModel(size: typeof FULL_SIZE, dtype: string): CausalLM | string {
-  if (dtype !== 'int8' && dtype !== 'nf4') return randomLlama(size, dtype as DType);
+  if (!isQuantized(dtype)) return randomLlama(size, dtype as DType);
   const model = randomLlama(size, 'float32');
-  const config = dtype === 'int8' ? new BitsAndBytesConfig({ loadIn8bit: true }) : new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4' });
+  const config =
+    dtype === 'int8'
+      ? new BitsAndBytesConfig({ loadIn8bit: true })
+      : new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitComputeDtype: dtype === 'nf4-bf16' ? 'bfloat16' : 'float32' });
   quantizeModel(model, config);
   return model;
 }
+
+const isQuantized = (dtype: string) => dtype === 'int8' || dtype.startsWith('nf4');
 
 /** Why an attention implementation does not apply to a dtype, or null. */
 function notApplicable(dtype: string, impl: AttnImplementation): string | null {
   if (impl !== 'flash_attention_2') return null;
   if (dtype === 'float32') return 'flash attention needs float16/bfloat16 activations';
-  if (dtype === 'int8' || dtype === 'nf4') return 'quantized models compute in float32: flash attention needs float16/bfloat16';
+  if (isQuantized(dtype)) return 'quantized models keep float32 activations: flash attention needs float16/bfloat16';
   return null;
 }
 
@@ -104,7 +113,7 @@ export async function runGenerateSuite(opts: GenerateSuiteOptions = {}): Promise
   const before = opts.beforeTiming ?? (() => {});
   const prompt = Array.from({ length: prefill }, (_, i) => 1 + ((i * 7919) % (size.vocab_size - 1)));
   const results: GenerateResult[] = [];
-  for (const dtype of opts.dtypes ?? ['float32', 'float16', 'int8', 'nf4']) {
+  for (const dtype of opts.dtypes ?? BENCH_DTYPES) {
     const impls = opts.impls ?? (['eager', 'sdpa', 'flash_attention_2'] as AttnImplementation[]);
     const base = { dtype, params: 0, prefillTokens: prefill, decodeTokens: decode, prefillTokensPerSec: NaN, decodeTokensPerSec: NaN, decodeStepMs: NaN, wakesPerStep: NaN, prefillRuns: [], decodeRuns: [] };
     log(`${dtype}: building the model`);

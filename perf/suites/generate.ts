@@ -1,7 +1,7 @@
 /**
  * `npm run perf -- --backend cpu --suite generate [--quick] [--only float16,sdpa] [--quiet]`:
  * prefill (512 tokens) and decode (128 tokens) tokens/s of a random ~110M Llama per dtype
- * (float32, float16, int8, nf4) × attention (eager, sdpa, flash_attention_2), medians of 3, and
+ * (float32, float16, int8, nf4 in float32 and in bfloat16 compute) × attention (eager, sdpa, flash_attention_2), medians of 3, and
  * the decode step's wake cost: jobs per step that found the worker asleep × the measured wake
  * latency, and a kernel profile (time shares by kernel name) of one extra prefill and decode per
  * configuration. `--only` keeps configurations whose "dtype impl" contains every listed word.
@@ -12,7 +12,7 @@
 import * as ft from '../../index.js';
 import { ENGINE } from '../../lib/engine.js';
 import type { CpuBackend } from '../../backends/cpu/backend.js';
-import { FULL_SIZE, QUICK_SIZE, runGenerateSuite, type GenerateResult } from '../generate.js';
+import { BENCH_DTYPES, FULL_SIZE, QUICK_SIZE, runGenerateSuite, type GenerateResult } from '../generate.js';
 import { waitForQuiet, type PerfSuite, type ResultRow } from '../harness.js';
 import '../../backends/webgpu/index.js';
 import { runOnBackend } from '../kernels.js';
@@ -79,7 +79,7 @@ export const suite: PerfSuite = {
     await ft.setBackend('cpu');
     const only = ctx.only ?? [];
     const wanted = (dtype: string, impl: string) => only.every((w) => `${dtype} ${impl}`.includes(w));
-    const dtypes = ['float32', 'float16', 'int8', 'nf4'].filter((d) => ['eager', 'sdpa', 'flash_attention_2'].some((i) => wanted(d, i)));
+    const dtypes = BENCH_DTYPES.filter((d) => ['eager', 'sdpa', 'flash_attention_2'].some((i) => wanted(d, i)));
     const impls = (['eager', 'sdpa', 'flash_attention_2'] as const).filter((i) => dtypes.some((d) => wanted(d, i)));
     const results = await runGenerateSuite({
       quick: ctx.quick,
@@ -133,7 +133,7 @@ async function runOnGpu(ctx: Parameters<PerfSuite['run']>[0]): ReturnType<PerfSu
     runGenerateSuite({
       quick: ctx.quick,
       log: ctx.progress,
-      dtypes: ['float32', 'float16', 'int8', 'nf4'].filter((d) => ['eager', 'sdpa', 'flash_attention_2'].some((i) => wanted(d, i))),
+      dtypes: BENCH_DTYPES.filter((d) => ['eager', 'sdpa', 'flash_attention_2'].some((i) => wanted(d, i))),
       ...(short ? { prefill: 128, decode: 32, repeats: 1 } : {}),
     }),
   );

@@ -61,7 +61,7 @@ describe('quant/kernels: wasm vs reference', () => {
     it(`4-bit matmul agrees to float32 rounding in every compute dtype (${nth} thread(s))`, () => {
       setNumThreads(nth);
       tidy(() => {
-        for (const [T, K, N, bs, dq] of [[1, 4096, 20, 64, false], [1, 96, 9, 32, true], [4, 256, 10, 128, true], [33, 512, 7, 64, false], [2, 112, 5, 32, false]] as const) {
+        for (const [T, K, N, bs, dq] of [[1, 4096, 20, 64, false], [1, 96, 9, 32, true], [1, 1024, 200, 64, true], [4, 256, 10, 128, true], [33, 512, 7, 64, false], [2, 112, 5, 32, false]] as const) {
           const w = tensor(normals(N * K, K + N, 0.3), [N, K]);
           const x = tensor(normals(T * K, T), [T, K]);
           const b = tensor(normals(N, 5), [N]);

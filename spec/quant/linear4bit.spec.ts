@@ -17,34 +17,61 @@ describe('quant/Linear4bit', () => {
   checkLeaks();
 
   for (const computeDtype of ['float32', 'float16', 'bfloat16'] as const) {
-    tit(`forward equals dequantize-then-matmul in ${computeDtype} (blocks straddling rows, bias, 3-D input)`, () => {
-      for (const [N, K, bs, dq] of [[7, 96, 64, false], [5, 100, 32, true], [4, 256, 128, true]] as const) {
+    tit(`forward equals the reference semantics in ${computeDtype}: code table in the compute dtype × float32 absmax (blocks straddling rows, bias, 3-D and decode-shaped input)`, () => {
+      // T = 6 takes the GEMM kernel; T = 1 with K % 32 = 0 the decode (GEMV) kernels.
+      for (const [N, K, bs, dq] of [[7, 96, 64, false], [5, 100, 32, true], [4, 256, 128, true], [67, 512, 64, false], [9, 4096, 4096, true]] as const) {
         const w = tensor(normals(N * K, N + K, 0.2), [N, K]);
         const b = tensor(normals(N, 3), [N]);
-        const x = tensor(normals(2 * 3 * K, K), [2, 3, K]);
         const layer = Linear4bit.fromFloat(w, b, { quantType: 'nf4', blocksize: bs, doubleQuant: dq, computeDtype });
-        const y = layer.forward(x);
-        expect(y.dtype).to.equal('float32');
-        expect(y.shape).to.deep.equal([2, 3, N]);
-        // Reference: x and W rounded to the compute dtype, matmul there (float32 accumulation, one rounding), bias, back to float32.
-        const xc = cast(x, computeDtype);
-        const wc = dequantize4bit(layer.quant4.state, computeDtype);
-        const r = matmul(xc, wc, { transposeB: true });
-        const ref = cast(r, 'float32').dataSync();
+        // Reference: x rounded to the compute dtype; weights = f32(r(map[code]) · absmax), which is
+        // dequantize4bit of the same state with its code table rounded; float32 products; bias
+        // rounded; one final rounding.
+        const st = layer.quant4.state;
+        const quantMap = cast(cast(st.quantMap, computeDtype), 'float32');
+        const wr = dequantize4bit({ ...st, quantMap }, 'float32').dataSync();
         const bv = cast(b, computeDtype).dataSync();
-        const got = y.dataSync();
-        const xa = cast(xc, 'float32').dataSync().map(Math.abs);
-        const wa = cast(wc, 'float32').dataSync().map(Math.abs);
-        const mag = matmulT64(xa, wa, 6, K, N);
-        for (let i = 0; i < got.length; i++) {
-          const want = ref[i] + bv[i % N];
-          // Our kernel adds the bias before its single rounding; the reference rounds twice.
-          const tol = 2 * ulp(want, computeDtype) + ulp(ref[i], computeDtype) + K * 2 ** -24 * mag[i];
-          if (!(Math.abs(got[i] - want) <= tol)) expect.fail(`[${N},${K}] element ${i}: ${got[i]} vs ${want} (tol ${tol})`);
+        for (const lead of [[2, 3], [1]]) {
+          const T = lead.reduce((a, c) => a * c, 1);
+          const x = tensor(normals(T * K, K + T), [...lead, K]);
+          const y = layer.forward(x);
+          expect(y.dtype).to.equal('float32');
+          expect(y.shape).to.deep.equal([...lead, N]);
+          const xr = cast(cast(x, computeDtype), 'float32').dataSync();
+          const ref = matmulT64(xr, wr, T, K, N);
+          const mag = matmulT64(xr.map(Math.abs), wr.map(Math.abs), T, K, N);
+          const got = y.dataSync();
+          for (let i = 0; i < got.length; i++) {
+            const exact = ref[i] + bv[i % N];
+            // float32 accumulation (any order) plus the final rounding to the compute dtype.
+            const tol = ulp(exact, computeDtype) + K * 2 ** -24 * mag[i];
+            if (!(Math.abs(got[i] - exact) <= tol)) expect.fail(`[${N},${K}] T=${T} element ${i}: ${got[i]} vs ${exact} (tol ${tol})`);
+          }
         }
       }
     });
   }
+
+  tit('16-bit compute stays within one rounding per weight of dequantize-then-matmul in that dtype', () => {
+    const [N, K] = [16, 256];
+    const w = tensor(normals(N * K, 11, 0.2), [N, K]);
+    for (const computeDtype of ['float16', 'bfloat16'] as const) {
+      const layer = Linear4bit.fromFloat(w, null, { quantType: 'nf4', computeDtype });
+      for (const T of [1, 5]) {
+        const x = tensor(normals(T * K, 12 + T), [T, K]);
+        const xc = cast(cast(x, computeDtype), 'float32').dataSync();
+        const wc = cast(dequantize4bit(layer.quant4.state, computeDtype), 'float32').dataSync();
+        const ref = matmulT64(xc, wc, T, K, N);
+        const mag = matmulT64(xc.map(Math.abs), wc.map(Math.abs), T, K, N);
+        const got = layer.forward(x).dataSync();
+        const u = computeDtype === 'float16' ? 2 ** -11 : 2 ** -8;
+        for (let i = 0; i < got.length; i++) {
+          // r(map)·a and r(map·a) differ by ≤ 2u|w| per weight; plus the final rounding.
+          const tol = 2 * u * mag[i] + ulp(ref[i], computeDtype) + K * 2 ** -24 * mag[i];
+          if (!(Math.abs(got[i] - ref[i]) <= tol)) expect.fail(`${computeDtype} T=${T} element ${i}: ${got[i]} vs ${ref[i]} (tol ${tol})`);
+        }
+      }
+    }
+  });
 
   tit('float16 input with float32 compute returns float16; the weight keeps its quantization dtype', () => {
     const w = tensor(normals(8 * 64, 1), [8, 64], 'bfloat16');

@@ -21,13 +21,13 @@ const Q4_KIND_SHIFT = 2;
 
 /**
  * Dequantizes `count` (a multiple of 16) weights starting at element `e` (even) of the flat
- * weight into f32 at dst. Per block: the 16-entry table L[c] = f32(map[c]·absmax) (rounded to the
- * compute dtype) is split into four byte planes; each group of 16 codes is looked up with four
+ * weight into f32 at dst. Per block: the 16-entry table L[c] = f32(map[c]·absmax) (map already in
+ * the compute dtype) is split into four byte planes; each group of 16 codes is looked up with four
  * `i8x16.swizzle`s and the bytes are interleaved back into float32 lanes.
  */
 function dequantRun(
   packed: usize, e: usize, count: i32, blocksize: i32, map: usize, absmax: usize, nested: bool, nestedAbsmax: usize,
-  nestedMap: usize, offset: f32, kind: i32, dst: usize,
+  nestedMap: usize, offset: f32, dst: usize,
 ): void {
   const m0 = v128.load(map), m1 = v128.load(map, 16), m2 = v128.load(map, 32), m3 = v128.load(map, 48);
   const nibble = i8x16.splat(0x0f);
@@ -36,10 +36,7 @@ function dequantRun(
   let end = min(count, <i32>(<usize>(b + 1) * <usize>blocksize - e));
   for (; done < count; b++, end = min(count, end + blocksize)) {
     const s = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
-    let l0 = f32x4.mul(m0, s), l1 = f32x4.mul(m1, s), l2 = f32x4.mul(m2, s), l3 = f32x4.mul(m3, s);
-    if (kind != 0) {
-      l0 = roundLanes(l0, kind); l1 = roundLanes(l1, kind); l2 = roundLanes(l2, kind); l3 = roundLanes(l3, kind);
-    }
+    const l0 = f32x4.mul(m0, s), l1 = f32x4.mul(m1, s), l2 = f32x4.mul(m2, s), l3 = f32x4.mul(m3, s);
     // Byte planes: P_j[c] = byte j of L[c].
     const g0 = i8x16.shuffle(l0, l0, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const g1 = i8x16.shuffle(l1, l1, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
@@ -75,21 +72,22 @@ function dequantRun(
   return i8x16.swizzle(table, idx);
 }
 
-function roundLanes(v: v128, kind: i32): v128 {
-  let r = f32x4.replace_lane(v, 0, roundKind(f32x4.extract_lane(v, 0), kind));
-  r = f32x4.replace_lane(r, 1, roundKind(f32x4.extract_lane(v, 1), kind));
-  r = f32x4.replace_lane(r, 2, roundKind(f32x4.extract_lane(v, 2), kind));
-  return f32x4.replace_lane(r, 3, roundKind(f32x4.extract_lane(v, 3), kind));
-}
-
 /** Weights dequantized per step of the k loop, per row (a multiple of every allowed blocksize ≤ 256, and of 16). */
 const KC: i32 = 256;
 /** Rows of W handled together. */
 const NB: i32 = 4;
 
+/**
+ * Bytes at the start of a GEMV workspace for the lookup tables and masks, which the GEMV kernels
+ * store once and load per row: kept as SIMD values, V8 re-derives them inside the inner loop (it
+ * schedules pure SIMD operations next to their uses and rematerializes v128 constants at each
+ * use), which cost the float32 kernel a third of its shuffle work.
+ */
+const TAB_BYTES: i32 = 128;
+
 /** Bytes of workspace one share of q4Gemm needs for inner dimension K. */
 export function q4GemmWorkspaceBytes(K: i32): i32 {
-  return max(NB * KC * 4, K * 4);
+  return max(NB * KC * 4, TAB_BYTES + K * 4);
 }
 
 /**
@@ -110,9 +108,10 @@ export function q4GemmWorkspaceBytes(K: i32): i32 {
  * rounding only (≤ ½ ulp per product).
  */
 function q4GemvF32(
-  x: usize, xd: usize, packed: usize, absmax: usize, map: usize, nested: bool, nestedAbsmax: usize, nestedMap: usize,
-  offset: f32, bias: usize, out: usize, K: i32, blocksize: i32, n0: i32, n1: i32,
+  x: usize, tab: usize, packed: usize, absmax: usize, map: usize, nested: bool, nestedAbsmax: usize, nestedMap: usize,
+  offset: f32, bias: usize, out: usize, K: i32, blocksize: i32, n0: i32, n1: i32, kind: i32,
 ): void {
+  const xd = tab + TAB_BYTES;
   for (let k = 0; k < K; k += 32) {
     const src = x + (<usize>k << 2), dst = xd + (<usize>k << 2);
     for (let j = 0; j < 16; j += 4) {
@@ -128,18 +127,23 @@ function q4GemvF32(
   const g3 = i8x16.shuffle(l3, l3, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const t0 = i32x4.shuffle(g0, g1, 0, 4, 1, 5), t1 = i32x4.shuffle(g0, g1, 2, 6, 3, 7);
   const t2 = i32x4.shuffle(g2, g3, 0, 4, 1, 5), t3 = i32x4.shuffle(g2, g3, 2, 6, 3, 7);
-  const p0 = i64x2.shuffle(t0, t2, 0, 2), p1 = i64x2.shuffle(t0, t2, 1, 3);
-  const p2 = i64x2.shuffle(t1, t3, 0, 2), p3 = i64x2.shuffle(t1, t3, 1, 3);
-  const nibble = i8x16.splat(0x0f);
+  v128.store(tab, i64x2.shuffle(t0, t2, 0, 2));
+  v128.store(tab, i64x2.shuffle(t0, t2, 1, 3), 16);
+  v128.store(tab, i64x2.shuffle(t1, t3, 0, 2), 32);
+  v128.store(tab, i64x2.shuffle(t1, t3, 1, 3), 48);
+  v128.store(tab, i8x16.splat(0x0f), 64);
   const bs = <usize>blocksize;
   for (let n = n0; n < n1; n++) {
+    const p0 = v128.load(tab), p1 = v128.load(tab, 16), p2 = v128.load(tab, 32), p3 = v128.load(tab, 48);
+    const nibble = v128.load(tab, 64);
     const e0 = <usize>n * <usize>K;
     let acc = f32x4.splat(0);
     let k: usize = 0;
     let b = <i32>(e0 / bs);
     let end = min(<usize>K, <usize>(b + 1) * bs - e0);
     for (; k < <usize>K; b++, end = min(<usize>K, end + bs)) {
-      let s0 = f32x4.splat(0), s1 = s0;
+      // Four accumulators: one chain of dependent adds would bound the loop by their latency.
+      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
       for (; k < end; k += 32) {
         const bytes = v128.load(packed + ((e0 + k) >> 1));
         const xp = xd + (k << 2);
@@ -151,8 +155,8 @@ function q4GemvF32(
         let v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         s0 = fmadd(v128.load(xp), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11), s0);
         s1 = fmadd(v128.load(xp, 16), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15), s1);
-        s0 = fmadd(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s0);
-        s1 = fmadd(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s1);
+        s2 = fmadd(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s2);
+        s3 = fmadd(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s3);
         c = v128.and(bytes, nibble); // odd elements
         b0 = swz(p0, c); b1 = swz(p1, c); b2 = swz(p2, c); b3 = swz(p3, c);
         u0 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -161,15 +165,91 @@ function q4GemvF32(
         v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         s0 = fmadd(v128.load(xp, 64), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11), s0);
         s1 = fmadd(v128.load(xp, 80), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15), s1);
-        s0 = fmadd(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s0);
-        s1 = fmadd(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s1);
+        s2 = fmadd(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s2);
+        s3 = fmadd(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s3);
       }
       const am = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
-      acc = fmadd(f32x4.add(s0, s1), am, acc);
+      acc = fmadd(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), am, acc);
     }
-    let y = hsumF(acc);
-    if (bias != 0) y += load<f32>(bias + (<usize>n << 2));
-    store<f32>(out + (<usize>n << 2), y);
+    store<f32>(out + (<usize>n << 2), finish(hsumF(acc), bias, n, kind));
+  }
+}
+
+/** y + bias[n] (the bias in the compute dtype), rounded once to the compute dtype. */
+// @ts-ignore: decorator
+@inline function finish(y: f32, bias: usize, n: i32, kind: i32): f32 {
+  if (bias != 0) y = <f32>(y + roundKind(load<f32>(bias + (<usize>n << 2)), kind));
+  return roundKind(y, kind);
+}
+
+/**
+ * The decode case in bfloat16 (T = 1, K % 32 == 0). A bfloat16 code is the top two bytes of a
+ * float32, so 16 codes take two lookups (byte planes 2 and 3) and one byte interleave, which gives
+ * eight i16 lanes = bfloat16 bits; the even ones become float32 lanes with a shift left by 16, the
+ * odd ones with a mask. That is half the shuffle work of the float32 lookup, the bound of that
+ * kernel. x is permuted once per call into `xd` in the lane order this produces (per 32 elements:
+ * 0 4 8 12 | 2 6 10 14 | 16 20 24 28 | 18 22 26 30, then the same +1). Block sums are scaled by
+ * the float32 absmax, as in q4GemvF32.
+ */
+function q4GemvBf16(
+  x: usize, tab: usize, packed: usize, absmax: usize, map: usize, nested: bool, nestedAbsmax: usize, nestedMap: usize,
+  offset: f32, bias: usize, out: usize, K: i32, blocksize: i32, n0: i32, n1: i32,
+): void {
+  const xd = tab + TAB_BYTES;
+  for (let k = 0; k < K; k += 32) {
+    // Elements k + 16h … k + 16h + 15 go to vectors 2h, 2h + 1 (even half) and 4 + 2h, 5 + 2h (odd half).
+    for (let h = 0; h < 2; h++) {
+      const src = x + (<usize>(k + 16 * h) << 2), d = xd + (<usize>k << 2) + (<usize>h << 5);
+      const a0 = v128.load(src), a1 = v128.load(src, 16), a2 = v128.load(src, 32), a3 = v128.load(src, 48);
+      const t0 = i32x4.shuffle(a0, a1, 0, 4, 1, 5), t1 = i32x4.shuffle(a0, a1, 2, 6, 3, 7);
+      const t2 = i32x4.shuffle(a2, a3, 0, 4, 1, 5), t3 = i32x4.shuffle(a2, a3, 2, 6, 3, 7);
+      v128.store(d, i32x4.shuffle(t0, t2, 0, 1, 4, 5)); // elements ≡ 0 (mod 4)
+      v128.store(d, i32x4.shuffle(t1, t3, 0, 1, 4, 5), 16); // ≡ 2
+      v128.store(d, i32x4.shuffle(t0, t2, 2, 3, 6, 7), 64); // ≡ 1
+      v128.store(d, i32x4.shuffle(t1, t3, 2, 3, 6, 7), 80); // ≡ 3
+    }
+  }
+  const l0 = v128.load(map), l1 = v128.load(map, 16), l2 = v128.load(map, 32), l3 = v128.load(map, 48);
+  const ga = i8x16.shuffle(l0, l1, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  const gb = i8x16.shuffle(l2, l3, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  v128.store(tab, i64x2.shuffle(ga, gb, 0, 2));
+  v128.store(tab, i64x2.shuffle(ga, gb, 1, 3), 16);
+  v128.store(tab, i8x16.splat(0x0f), 32);
+  v128.store(tab, i32x4.splat(0xffff0000), 48);
+  const bs = <usize>blocksize;
+  for (let n = n0; n < n1; n++) {
+    const p2 = v128.load(tab), p3 = v128.load(tab, 16), nibble = v128.load(tab, 32), top = v128.load(tab, 48);
+    const e0 = <usize>n * <usize>K;
+    let acc = f32x4.splat(0);
+    let k: usize = 0;
+    let b = <i32>(e0 / bs);
+    let end = min(<usize>K, <usize>(b + 1) * bs - e0);
+    for (; k < <usize>K; b++, end = min(<usize>K, end + bs)) {
+      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+      for (; k < end; k += 32) {
+        const bytes = v128.load(packed + ((e0 + k) >> 1));
+        const xp = xd + (k << 2);
+        let c = v128.and(i16x8.shr_u(bytes, 4), nibble); // even elements
+        let lo = swz(p2, c), hi = swz(p3, c);
+        let u = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        s0 = fmadd(v128.load(xp), i32x4.shl(u, 16), s0);
+        s1 = fmadd(v128.load(xp, 16), v128.and(u, top), s1);
+        u = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        s2 = fmadd(v128.load(xp, 32), i32x4.shl(u, 16), s2);
+        s3 = fmadd(v128.load(xp, 48), v128.and(u, top), s3);
+        c = v128.and(bytes, nibble); // odd elements
+        lo = swz(p2, c); hi = swz(p3, c);
+        u = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        s0 = fmadd(v128.load(xp, 64), i32x4.shl(u, 16), s0);
+        s1 = fmadd(v128.load(xp, 80), v128.and(u, top), s1);
+        u = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        s2 = fmadd(v128.load(xp, 96), i32x4.shl(u, 16), s2);
+        s3 = fmadd(v128.load(xp, 112), v128.and(u, top), s3);
+      }
+      const am = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
+      acc = fmadd(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), am, acc);
+    }
+    store<f32>(out + (<usize>n << 2), finish(hsumF(acc), bias, n, 2));
   }
 }
 
@@ -181,8 +261,10 @@ export function q4Gemm(
   const nested = (flags & Q4_NESTED) != 0;
   const kind = (flags >> Q4_KIND_SHIFT) & 3;
   const n0 = shareLo(tid, nth, N, NB), n1 = shareLo(tid + 1, nth, N, NB);
-  if (T == 1 && kind == 0 && (K & 31) == 0) {
-    q4GemvF32(x, w, packed, absmax, map, nested, nestedAbsmax, nestedMap, offset, (flags & Q4_BIAS) != 0 ? bias : 0, out, K, blocksize, n0, n1);
+  if (T == 1 && (K & 31) == 0) {
+    const b = (flags & Q4_BIAS) != 0 ? bias : 0;
+    if (kind == 2) q4GemvBf16(x, w, packed, absmax, map, nested, nestedAbsmax, nestedMap, offset, b, out, K, blocksize, n0, n1);
+    else q4GemvF32(x, w, packed, absmax, map, nested, nestedAbsmax, nestedMap, offset, b, out, K, blocksize, n0, n1, kind);
     return;
   }
   const kc = min(K, KC);
@@ -195,7 +277,7 @@ export function q4Gemm(
     for (let k0 = 0; k0 < K; k0 += kc) {
       const len = min(kc, K - k0);
       for (let r = 0; r < nr; r++) {
-        dequantRun(packed, <usize>(n + r) * <usize>K + <usize>k0, len, blocksize, map, absmax, nested, nestedAbsmax, nestedMap, offset, kind, w + <usize>r * rowPitch);
+        dequantRun(packed, <usize>(n + r) * <usize>K + <usize>k0, len, blocksize, map, absmax, nested, nestedAbsmax, nestedMap, offset, w + <usize>r * rowPitch);
       }
       if (nr == NB) tile4(x + (<usize>k0 << 2), xPitch, w, rowPitch, out + (<usize>n << 2), <usize>N << 2, T, len);
       else for (let r = 0; r < nr; r++) tile1(x + (<usize>k0 << 2), xPitch, w + <usize>r * rowPitch, out + (<usize>(n + r) << 2), <usize>N << 2, T, len);

@@ -117,9 +117,12 @@ cpuKernel('DequantizeBlockwise8', ([codes, absmax, map], { blocksize, offset }: 
 cpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, cpu) => quant4MatMulWasm(cpu, inputs, attrs) ?? quant4MatMulRef(cpu, inputs, attrs));
 
 /**
- * The reference: y[t, n] = Σ_k r(x[t, k]) · r(f32(map[code(n, k)] · absmax[block(n, k)])) with r =
+ * The reference: y[t, n] = Σ_k r(x[t, k]) · f32(r(map[code(n, k)]) · absmax[block(n, k)]) with r =
  * rounding to the compute dtype, accumulated in float64, plus r(bias[n]), rounded once to the
- * compute dtype. One weight row is dequantized at a time into a K-float scratch row.
+ * compute dtype. The code table is held in the compute dtype, as bitsandbytes' kernels hold it;
+ * the float32 absmax is not rounded (bitsandbytes rounds it and the product too, which only loses
+ * precision). So a 16-bit weight here differs from `dequantize4bit(state, dtype)`'s by at most one
+ * rounding. One weight row is dequantized at a time into a K-float scratch row.
  */
 function quant4MatMulRef(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: Quant4MatMulAttrs): TensorInfo {
   countCall('js', 'Quant4MatMul');
@@ -143,7 +146,7 @@ function quant4MatMulRef(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: 
       for (let i = 0; i < T * K; i++) xv[i] = r(src[i]);
     } else xv = cpu.viewOf(x) as Float32Array;
     const packed = cpu.viewOf(inputs[1]) as Uint8Array;
-    const map = readF32(cpu, inputs[3]);
+    const map = readF32(cpu, inputs[3]).map(r);
     const bias = hasBias ? readNum(cpu, inputs[nested ? 6 : 4]) : null;
     let absmax: Float32Array;
     let qabs: Uint8Array | null = null;
@@ -166,7 +169,7 @@ function quant4MatMulRef(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: 
         for (; k < end; k++) {
           const i = base + k;
           const byte = packed[i >> 1];
-          row[k] = r(f32(map[i & 1 ? byte & 15 : byte >> 4] * am));
+          row[k] = f32(map[i & 1 ? byte & 15 : byte >> 4] * am);
         }
       }
       const bn = bias ? r(bias[n]) : 0;

@@ -118,14 +118,33 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
   const blocks = new Blocks(cpu);
   const out = cpu.makeOutput([T, N], dtype);
   try {
-    // x as float32, rounded to the compute dtype.
+    // x as float32, rounded to the compute dtype (through the 16-bit format: wasm conversions).
     let xp = ptr(x);
-    if (x.dtype !== 'float32' || kind !== 0) {
-      xp = blocks.alloc(T * K * 4);
-      const r = rounder(dtype);
+    const kx = kindOf(x.dtype);
+    const n = T * K;
+    const conv = (kernel: 'halfToF32' | 'f32ToHalf', src: number, dst: number, k: number) =>
+      rt.run(kernel, n >= PARALLEL_MIN_ELEMENTS ? rt.threads : 1, [src, dst, n, k]);
+    if (kx < 0) {
+      xp = blocks.alloc(n * 4);
       const src = readNum(cpu, x);
-      const dst = new Float32Array(cpu.heap.memory.buffer, xp, T * K);
-      for (let i = 0; i < T * K; i++) dst[i] = r(src[i]);
+      const r = rounder(dtype);
+      const dst = new Float32Array(cpu.heap.memory.buffer, xp, n);
+      for (let i = 0; i < n; i++) dst[i] = r(src[i]);
+    } else if (kx !== kind) {
+      if (kx !== 0) {
+        xp = blocks.alloc(n * 4);
+        conv('halfToF32', ptr(x), xp, kx);
+      }
+      if (kind !== 0) {
+        const h = blocks.alloc(n * 2);
+        const f = kx === 0 ? blocks.alloc(n * 4) : xp;
+        conv('f32ToHalf', xp, h, kind);
+        conv('halfToF32', h, f, kind);
+        xp = f;
+      }
+    } else if (kx !== 0) {
+      xp = blocks.alloc(n * 4);
+      conv('halfToF32', ptr(x), xp, kx);
     }
     let bp = 0;
     if (hasBias) {
@@ -136,6 +155,15 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
         new Float32Array(cpu.heap.memory.buffer, bp, N).set(readNum(cpu, b));
       }
     }
+    // The code table in the compute dtype (the semantics of quant4MatMulRef).
+    let mp = ptr(inputs[3]);
+    if (kind !== 0) {
+      const r = rounder(dtype);
+      const src = readNum(cpu, inputs[3]);
+      mp = blocks.alloc(16 * 4);
+      const dst = new Float32Array(cpu.heap.memory.buffer, mp, 16);
+      for (let c = 0; c < 16; c++) dst[c] = r(src[c]);
+    }
     const yp = kind === 0 ? ptr(out) : blocks.alloc(T * N * 4);
     const weightBytes = (N * K) / 2;
     const nth = sharesFor(rt.threads, N, weightBytes >= PARALLEL_MIN_WEIGHT_BYTES / 4 || T * N * K >= 4e6);
@@ -143,7 +171,7 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
     const ws = blocks.alloc(nth * wsStride);
     const flags = (nested ? 1 : 0) | (hasBias ? 2 : 0) | (kind << 2);
     rt.run('q4Gemm', nth, [
-      xp, ptr(inputs[1]), ptr(inputs[2]), ptr(inputs[3]), nested ? ptr(inputs[4]) : 0, nested ? ptr(inputs[5]) : 0, offset,
+      xp, ptr(inputs[1]), ptr(inputs[2]), mp, nested ? ptr(inputs[4]) : 0, nested ? ptr(inputs[5]) : 0, offset,
       bp, yp, T, N, K, blocksize, flags, ws, wsStride,
     ], 1 << 6);
     if (kind !== 0) rt.run('f32ToHalf', sizeOf([T, N]) >= PARALLEL_MIN_ELEMENTS ? rt.threads : 1, [yp, ptr(out), T * N, kind]);

@@ -178,7 +178,7 @@ gpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, gpu) => {
             `      let k = wi * 8u; let word = in1[(base + k) / 8u]; let a = am((base + k) / bs);`,
             `      for (var q = 0u; q < 8u; q++) {`,
             `        let byte = (word >> (8u * (q >> 1u))) & 0xffu;`,
-            `        let w = rnd(lut[select(byte >> 4u, byte & 15u, (q & 1u) == 1u)] * a);`,
+            `        let w = lut[select(byte >> 4u, byte & 15u, (q & 1u) == 1u)] * a;`,
             `        ${fma('k + q')}`,
             `      }`,
             `    }`,
@@ -189,7 +189,7 @@ gpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, gpu) => {
             `      if (k >= K) { break; }`,
             // Walk block by block: one absmax per block (blocks may straddle rows).
             `      let b = (base + k) / bs; let end = min(K, (b + 1u) * bs - base); let a = am(b);`,
-            `      for (; k < end; k++) { let w = rnd(lut[code4(base + k)] * a); ${fma('k')} }`,
+            `      for (; k < end; k++) { let w = lut[code4(base + k)] * a; ${fma('k')} }`,
             `    }`,
           ];
     const body = () =>
@@ -204,7 +204,7 @@ gpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, gpu) => {
         `  if (n0 >= N || t0 >= T) { return; }`,
         `  var t: array<u32, ${TM}>; for (var i = 0u; i < ${TM}u; i++) { t[i] = min(t0 + i, T - 1u); }`,
         `  var lut: array<f32, 16>;`,
-        `  for (var c = 0u; c < 16u; c++) { lut[c] = in3[c]; }`,
+        `  for (var c = 0u; c < 16u; c++) { lut[c] = rnd(in3[c]); }`,
         ...rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`),
         `  for (var j = 0u; j < 4u; j++) {`,
         `    let base = min(n0 + j, N - 1u) * K;`,
