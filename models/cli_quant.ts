@@ -3,8 +3,17 @@
 import type { QuantizationHook } from './auto.js';
 import { BitsAndBytesConfig } from './quant/config.js';
 
-/** Builds the loader's quantization config from --load-in-8bit / --load-in-4bit / --quant-type (nf4 or fp4). */
-export async function quantizationFromFlags(in8: boolean, in4: boolean, quantType: string | undefined): Promise<QuantizationHook | null> {
+const COMPUTE_DTYPES = ['float32', 'float16', 'bfloat16'];
+
+/**
+ * Builds the loader's quantization config from --load-in-8bit / --load-in-4bit / --quant-type (nf4
+ * or fp4) / --compute-dtype (the 4-bit layers' compute dtype, `bnb_4bit_compute_dtype`).
+ */
+export async function quantizationFromFlags(in8: boolean, in4: boolean, quantType: string | undefined, computeDtype?: string): Promise<QuantizationHook | null> {
+  if (computeDtype !== undefined && !in4) throw new Error('--compute-dtype needs --load-in-4bit');
+  if (computeDtype !== undefined && !COMPUTE_DTYPES.includes(computeDtype)) {
+    throw new Error(`--compute-dtype must be one of ${COMPUTE_DTYPES.join(', ')}, got '${computeDtype}'`);
+  }
   if (!in8 && !in4) {
     if (quantType) throw new Error('--quant-type needs --load-in-4bit');
     return null;
@@ -15,5 +24,9 @@ export async function quantizationFromFlags(in8: boolean, in4: boolean, quantTyp
     if (quantType) throw new Error('--quant-type needs --load-in-4bit');
     return new BitsAndBytesConfig({ loadIn8bit: true });
   }
-  return new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: (quantType as 'nf4' | 'fp4' | undefined) ?? 'nf4' });
+  return new BitsAndBytesConfig({
+    loadIn4bit: true,
+    bnb4bitQuantType: (quantType as 'nf4' | 'fp4' | undefined) ?? 'nf4',
+    bnb4bitComputeDtype: (computeDtype as 'float32' | 'float16' | 'bfloat16' | undefined) ?? 'float32',
+  });
 }

@@ -93,5 +93,19 @@ describe('quant/models (stories260K)', function () {
       err = e;
     }
     expect(String(err)).to.include('--quant-type must be nf4 or fp4');
+    const bf = (await quantizationFromFlags(false, true, undefined, 'bfloat16')) as BitsAndBytesConfig;
+    expect(bf.bnb4bitComputeDtype).to.equal('bfloat16');
+    expect(((await quantizationFromFlags(false, true, undefined)) as BitsAndBytesConfig).bnb4bitComputeDtype).to.equal('float32');
+    const rejects = async (args: Parameters<typeof quantizationFromFlags>, msg: string) => {
+      let e: unknown;
+      try {
+        await quantizationFromFlags(...args);
+      } catch (x) {
+        e = x;
+      }
+      expect(String(e)).to.include(msg);
+    };
+    await rejects([false, true, undefined, 'int8'], "--compute-dtype must be one of float32, float16, bfloat16, got 'int8'");
+    await rejects([true, false, undefined, 'bfloat16'], '--compute-dtype needs --load-in-4bit');
   });
 });

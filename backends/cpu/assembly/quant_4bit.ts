@@ -142,8 +142,7 @@ function q4GemvF32(
     let b = <i32>(e0 / bs);
     let end = min(<usize>K, <usize>(b + 1) * bs - e0);
     for (; k < <usize>K; b++, end = min(<usize>K, end + bs)) {
-      // Four accumulators: one chain of dependent adds would bound the loop by their latency.
-      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+      let s0 = f32x4.splat(0), s1 = s0;
       for (; k < end; k += 32) {
         const bytes = v128.load(packed + ((e0 + k) >> 1));
         const xp = xd + (k << 2);
@@ -155,8 +154,8 @@ function q4GemvF32(
         let v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         s0 = fmadd(v128.load(xp), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11), s0);
         s1 = fmadd(v128.load(xp, 16), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15), s1);
-        s2 = fmadd(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s2);
-        s3 = fmadd(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s3);
+        s0 = fmadd(v128.load(xp, 32), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s0);
+        s1 = fmadd(v128.load(xp, 48), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s1);
         c = v128.and(bytes, nibble); // odd elements
         b0 = swz(p0, c); b1 = swz(p1, c); b2 = swz(p2, c); b3 = swz(p3, c);
         u0 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -165,11 +164,11 @@ function q4GemvF32(
         v1 = i8x16.shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         s0 = fmadd(v128.load(xp, 64), i16x8.shuffle(u0, v0, 0, 8, 1, 9, 2, 10, 3, 11), s0);
         s1 = fmadd(v128.load(xp, 80), i16x8.shuffle(u0, v0, 4, 12, 5, 13, 6, 14, 7, 15), s1);
-        s2 = fmadd(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s2);
-        s3 = fmadd(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s3);
+        s0 = fmadd(v128.load(xp, 96), i16x8.shuffle(u1, v1, 0, 8, 1, 9, 2, 10, 3, 11), s0);
+        s1 = fmadd(v128.load(xp, 112), i16x8.shuffle(u1, v1, 4, 12, 5, 13, 6, 14, 7, 15), s1);
       }
       const am = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
-      acc = fmadd(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), am, acc);
+      acc = fmadd(f32x4.add(s0, s1), am, acc);
     }
     store<f32>(out + (<usize>n << 2), finish(hsumF(acc), bias, n, kind));
   }
@@ -225,7 +224,7 @@ function q4GemvBf16(
     let b = <i32>(e0 / bs);
     let end = min(<usize>K, <usize>(b + 1) * bs - e0);
     for (; k < <usize>K; b++, end = min(<usize>K, end + bs)) {
-      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+      let s0 = f32x4.splat(0), s1 = s0;
       for (; k < end; k += 32) {
         const bytes = v128.load(packed + ((e0 + k) >> 1));
         const xp = xd + (k << 2);
@@ -235,19 +234,19 @@ function q4GemvBf16(
         s0 = fmadd(v128.load(xp), i32x4.shl(u, 16), s0);
         s1 = fmadd(v128.load(xp, 16), v128.and(u, top), s1);
         u = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        s2 = fmadd(v128.load(xp, 32), i32x4.shl(u, 16), s2);
-        s3 = fmadd(v128.load(xp, 48), v128.and(u, top), s3);
+        s0 = fmadd(v128.load(xp, 32), i32x4.shl(u, 16), s0);
+        s1 = fmadd(v128.load(xp, 48), v128.and(u, top), s1);
         c = v128.and(bytes, nibble); // odd elements
         lo = swz(p2, c); hi = swz(p3, c);
         u = i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         s0 = fmadd(v128.load(xp, 64), i32x4.shl(u, 16), s0);
         s1 = fmadd(v128.load(xp, 80), v128.and(u, top), s1);
         u = i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        s2 = fmadd(v128.load(xp, 96), i32x4.shl(u, 16), s2);
-        s3 = fmadd(v128.load(xp, 112), v128.and(u, top), s3);
+        s0 = fmadd(v128.load(xp, 96), i32x4.shl(u, 16), s0);
+        s1 = fmadd(v128.load(xp, 112), v128.and(u, top), s1);
       }
       const am = f32x4.splat(blockScale(absmax, b, nested, nestedAbsmax, nestedMap, offset));
-      acc = fmadd(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)), am, acc);
+      acc = fmadd(f32x4.add(s0, s1), am, acc);
     }
     store<f32>(out + (<usize>n << 2), finish(hsumF(acc), bias, n, 2));
   }
