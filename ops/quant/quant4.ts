@@ -138,7 +138,10 @@ export function dequantize4bit(state: Quant4State, dtype: DType = state.dtype): 
 
 /** Options of `matmul4bit`. */
 export interface Matmul4bitOptions {
-  /** Dtype of the product: x and the dequantized weights are rounded to it (default float32). */
+  /**
+   * Dtype of the product (default float32): x, the bias and the 16-entry code table are rounded to
+   * it; each weight is code × its block's float32 absmax; float32 accumulation; one final rounding.
+   */
   computeDtype?: DType;
   /** [N], added in the compute dtype. */
   bias?: Tensor | null;

@@ -1,9 +1,10 @@
 /**
  * Perf suite `quant`: GEMV 1×4096 · 4096×4096ᵀ and GEMM 128×4096 · 4096×4096ᵀ with fp32, fp16,
- * int8 (LLM.int8, threshold 6) and nf4 (blocksize 64; float32 compute, Hugging Face's default, and
- * bfloat16 compute, the usual QLoRA setting; also with double quant) weights, each beside fp32 measured in the same run; plus the bytes each format stores (codes,
- * scales, maps, JSON state: everything) against fp32. Targets: int8 and nf4 GEMV ≥ 1.5× fp32 (nf4 in either compute dtype);
- * stored bytes int8 ≤ 0.27×, nf4 ≤ 0.15×, nf4 + double quant ≤ 0.135× fp32.
+ * int8 (LLM.int8, threshold 6) and nf4 weights (blocksize 64; float32 compute, Hugging Face's
+ * default, and bfloat16 compute, the usual QLoRA setting; also with double quant), each beside
+ * fp32 measured in the same run; plus the bytes each format stores (codes, scales, maps, JSON
+ * state: everything) against fp32. Targets: int8 and nf4 GEMV ≥ 1.5× fp32 (nf4 in either compute
+ * dtype); stored bytes int8 ≤ 0.27×, nf4 ≤ 0.15×, nf4 + double quant ≤ 0.135× fp32.
  *
  * GPU backends (webgpu) are timed asynchronously (each run awaits the queue), without double
  * quantization (quantizing it reads the absmax mean synchronously, which a GPU cannot).
