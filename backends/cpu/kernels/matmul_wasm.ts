@@ -65,7 +65,7 @@ class Scratch {
 }
 
 /** Runs a 16-bit ↔ float32 conversion of n elements, split over threads when large. */
-function convert(rt: WasmRuntime, kernel: 'halfToF32' | 'f32ToHalf', src: number, dst: number, n: number, kind: number): void {
+export function convert(rt: WasmRuntime, kernel: 'halfToF32' | 'f32ToHalf', src: number, dst: number, n: number, kind: number): void {
   rt.run(kernel, n >= CONVERT_PARALLEL_MIN ? rt.threads : 1, [src, dst, n, kind]);
 }
 

@@ -8,9 +8,9 @@
 import type { Quant4MatMulAttrs } from '../../../lib/kernel_names.js';
 import type { TensorInfo } from '../../../lib/backend.js';
 import type { DType } from '../../../lib/dtype.js';
-import { sizeOf } from '../../../lib/shape.js';
 import type { CpuBackend, CpuDataId } from '../backend.js';
 import { countCall } from '../config.js';
+import { convert } from './matmul_wasm.js';
 import { rounder } from './quant_util.js';
 import { readNum } from './util.js';
 
@@ -118,33 +118,28 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
   const blocks = new Blocks(cpu);
   const out = cpu.makeOutput([T, N], dtype);
   try {
-    // x as float32, rounded to the compute dtype (through the 16-bit format: wasm conversions).
+    // x as float32 (16-bit widened exactly), then rounded to the compute dtype through the 16-bit format.
     let xp = ptr(x);
     const kx = kindOf(x.dtype);
     const n = T * K;
-    const conv = (kernel: 'halfToF32' | 'f32ToHalf', src: number, dst: number, k: number) =>
-      rt.run(kernel, n >= PARALLEL_MIN_ELEMENTS ? rt.threads : 1, [src, dst, n, k]);
     if (kx < 0) {
       xp = blocks.alloc(n * 4);
       const src = readNum(cpu, x);
       const r = rounder(dtype);
       const dst = new Float32Array(cpu.heap.memory.buffer, xp, n);
       for (let i = 0; i < n; i++) dst[i] = r(src[i]);
-    } else if (kx !== kind) {
+    } else {
       if (kx !== 0) {
         xp = blocks.alloc(n * 4);
-        conv('halfToF32', ptr(x), xp, kx);
+        convert(rt, 'halfToF32', ptr(x), xp, n, kx);
       }
-      if (kind !== 0) {
+      if (kind !== 0 && kx !== kind) {
         const h = blocks.alloc(n * 2);
         const f = kx === 0 ? blocks.alloc(n * 4) : xp;
-        conv('f32ToHalf', xp, h, kind);
-        conv('halfToF32', h, f, kind);
+        convert(rt, 'f32ToHalf', xp, h, n, kind);
+        convert(rt, 'halfToF32', h, f, n, kind);
         xp = f;
       }
-    } else if (kx !== 0) {
-      xp = blocks.alloc(n * 4);
-      conv('halfToF32', ptr(x), xp, kx);
     }
     let bp = 0;
     if (hasBias) {
@@ -174,7 +169,7 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
       xp, ptr(inputs[1]), ptr(inputs[2]), mp, nested ? ptr(inputs[4]) : 0, nested ? ptr(inputs[5]) : 0, offset,
       bp, yp, T, N, K, blocksize, flags, ws, wsStride,
     ], 1 << 6);
-    if (kind !== 0) rt.run('f32ToHalf', sizeOf([T, N]) >= PARALLEL_MIN_ELEMENTS ? rt.threads : 1, [yp, ptr(out), T * N, kind]);
+    if (kind !== 0) convert(rt, 'f32ToHalf', yp, ptr(out), T * N, kind);
   } catch (e) {
     cpu.disposeData(out.dataId);
     throw e;
