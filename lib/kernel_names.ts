@@ -132,11 +132,16 @@ export interface Quant4MatMulAttrs {
   blocksize: number;
   N: number;
   K: number;
-  /** The compute dtype (and the output's). */
+  /** The compute dtype. */
   dtype: import('./dtype.js').DType;
   nested: boolean;
   offset: number;
   hasBias: boolean;
+  /**
+   * The output's dtype (default: the compute dtype). The result is rounded once to the compute
+   * dtype and then converted, so it equals a Cast of the compute-dtype output without the extra call.
+   */
+  outDtype?: import('./dtype.js').DType;
 }
 /**
  * Optional fused LLM.int8 Linear, for backends that cannot size Int8VectorQuant's outlier-column

@@ -173,18 +173,17 @@ export function matmul4bit(x: Tensor, state: Quant4State, opts: Matmul4bitOption
   const inputs = [x2, ...stateInputs(state), ...(bias ? [bias] : [])];
   let y: Tensor;
   try {
+    // The kernel converts its rounded result to x's dtype itself (no separate Cast call).
     y = ENGINE.run('Quant4MatMul', inputs, {
       blocksize: state.blocksize, N, K, dtype: computeDtype, nested: isNested(state), offset: state.offset ?? 0, hasBias: !!bias,
+      outDtype: x.dtype,
     });
   } finally {
     x2.dispose();
   }
   const shaped = ENGINE.makeView(y, [...lead, N]);
   y.dispose();
-  if (computeDtype === x.dtype) return shaped;
-  const out = ENGINE.run('Cast', [shaped], { dtype: x.dtype });
-  shaped.dispose();
-  return out;
+  return shaped;
 }
 
 /** Frees every tensor of a 4-bit state. */

@@ -68,6 +68,17 @@ function quant4Cases(): OpCase[] {
       });
     }
   }
+  // The output converted in the kernel: 16-bit compute with float32 out, and float32 compute with 16-bit out.
+  for (const [xd, dtype, outDtype] of [['float32', 'bfloat16', 'float32'], ['float32', 'float16', 'float32'], ['float16', 'float32', 'float16'], ['float16', 'bfloat16', 'float16']] as DType[][]) {
+    for (const [T, N] of [[1, 40], [5, 7]]) {
+      out.push({
+        name: `Quant4MatMul T=${T} x ${xd}, compute ${dtype} → ${outDtype}`, kernels: ['Quant4MatMul'], tol: MM_TOL,
+        inputs: [{ shape: [T, 64], dtype: xd }, { shape: [N * 32, 1], dtype: 'uint8', gen: { index: 256 } },
+          { shape: [N], dtype: 'float32', gen: 'positive' }, map4, { shape: [N], dtype: 'float32' }],
+        run: ([x, p, a, m, bias]) => run('Quant4MatMul', [x, p, a, m, bias], { blocksize: 64, N, K: 64, dtype, nested: false, offset: 0, hasBias: true, outDtype }),
+      });
+    }
+  }
   out.push({
     name: 'Quant4MatMul nested fp4, no bias', kernels: ['Quant4MatMul'], tol: MM_TOL,
     inputs: [{ shape: [2, 64], dtype: 'float32' }, { shape: [6 * 32, 1], dtype: 'uint8', gen: { index: 256 } }, { shape: [6], dtype: 'uint8', gen: { index: 256 } },

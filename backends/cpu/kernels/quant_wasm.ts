@@ -105,18 +105,20 @@ export function int8MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[], h
 }
 
 
-/** Quant4MatMul on WebAssembly: [T, N] in the compute dtype, or null (K % 16 ≠ 0, no runtime). */
+/** Quant4MatMul on WebAssembly: [T, N] in `outDtype`, or null (K % 16 ≠ 0, no runtime). */
 export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: Quant4MatMulAttrs): TensorInfo | null {
   const { blocksize, N, K, dtype, nested, offset, hasBias } = attrs;
+  const outDtype = attrs.outDtype ?? dtype;
   const kind = kindOf(dtype);
-  if (kind < 0 || K % 16 !== 0) return null;
+  const outKind = kindOf(outDtype);
+  if (kind < 0 || outKind < 0 || K % 16 !== 0) return null;
   const rt = cpu.wasm();
   if (!rt) return null;
   const x = inputs[0];
   const T = x.shape[0];
   if (T === 0 || N === 0) return null;
   const blocks = new Blocks(cpu);
-  const out = cpu.makeOutput([T, N], dtype);
+  const out = cpu.makeOutput([T, N], outDtype);
   try {
     // x as float32 (16-bit widened exactly), then rounded to the compute dtype through the 16-bit format.
     let xp = ptr(x);
@@ -159,7 +161,8 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
       const dst = new Float32Array(cpu.heap.memory.buffer, mp, 16);
       for (let c = 0; c < 16; c++) dst[c] = r(src[c]);
     }
-    const yp = kind === 0 ? ptr(out) : blocks.alloc(T * N * 4);
+    // The kernel writes float32 values already rounded to the compute dtype.
+    const yp = outKind === 0 ? ptr(out) : blocks.alloc(T * N * 4);
     const weightBytes = (N * K) / 2;
     const nth = sharesFor(rt.threads, N, weightBytes >= PARALLEL_MIN_WEIGHT_BYTES / 4 || T * N * K >= 4e6);
     const wsStride = Math.ceil(rt.kernels.q4GemmWorkspaceBytes(K) / 64) * 64;
@@ -169,7 +172,7 @@ export function quant4MatMulWasm(cpu: CpuBackend, inputs: readonly TensorInfo[],
       xp, ptr(inputs[1]), ptr(inputs[2]), mp, nested ? ptr(inputs[4]) : 0, nested ? ptr(inputs[5]) : 0, offset,
       bp, yp, T, N, K, blocksize, flags, ws, wsStride,
     ], 1 << 6);
-    if (kind !== 0) convert(rt, 'f32ToHalf', yp, ptr(out), T * N, kind);
+    if (outKind !== 0) convert(rt, 'f32ToHalf', yp, ptr(out), T * N, outKind);
   } catch (e) {
     cpu.disposeData(out.dataId);
     throw e;

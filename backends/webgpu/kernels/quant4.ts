@@ -162,7 +162,8 @@ gpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, gpu) => {
   const nIn = nested ? 6 : 4;
   const bias = hasBias ? inputs[nIn] : null;
   const shape = [T, N];
-  return viaWide(gpu, shape, dtype, needsWide(dtype, N), (out) => {
+  const outDtype = attrs.outDtype ?? dtype;
+  return viaWide(gpu, shape, outDtype, needsWide(outDtype, N), (out) => {
     if (T * N === 0) return;
     const u = new Uniforms().u32('T', T).u32('N', N).u32('K', K).u32('bs', blocksize).f32('offset', offset);
     const k16 = out.dtype === 'float16' || out.dtype === 'bfloat16';
