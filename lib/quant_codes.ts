@@ -31,7 +31,8 @@ export const NF4_CODE: Float32Array = Float32Array.from([
 
 /** FP4 levels in code order (bit 3 = sign, low 3 bits index the magnitude): raw values / 12. */
 export const FP4_CODE: Float32Array = Float32Array.from(
-  [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625, -8, -12, -4, -6, -2, -3].map((v) => v / 12),
+  // Code 8 is stored as +0.0 (Python writes the table with the integer 0 there), as bitsandbytes saves it.
+  [0, 0.0625, 8, 12, 4, 6, 2, 3, 0, -0.0625, -8, -12, -4, -6, -2, -3].map((v) => v / 12),
 );
 
 /** The code table (`quant_map`) of a 4-bit type, as stored in checkpoints. */
@@ -87,8 +88,11 @@ let dynamicMap: Float32Array | null = null;
 /**
  * The 8-bit signed dynamic map (256 sorted float32 values; index 127 = 0, index 255 = 1): for
  * decade d = 0…6 the midpoints of float32 `linspace(0.1, 1, 2^d + 1)` scaled by 10^(d−6), both
- * signs, plus 0 and 1. linspace follows PyTorch's CPU formula (float32 step; the first half counts
- * up from the start, the second half down from the end).
+ * signs, plus 0 and 1. linspace follows PyTorch's CPU kernel: a float32 step; the first half
+ * counts up from the start, the second half down from the end, each point start + step·i (or
+ * end − step·j) rounded once, as the fused multiply-add PyTorch's build compiles it to. Rounding
+ * the product first gives 42 of the 256 values one ulp off bitsandbytes' map (found against real
+ * bitsandbytes output, spec/fixtures/bitsandbytes).
  */
 export function dynamicMapSigned(): Float32Array {
   if (dynamicMap) return dynamicMap;
@@ -100,7 +104,8 @@ export function dynamicMapSigned(): Float32Array {
     const step = f32(f32(end - start) / (steps - 1));
     const half = Math.floor(steps / 2);
     const b = new Float32Array(steps);
-    for (let i = 0; i < steps; i++) b[i] = i < half ? f32(start + f32(step * i)) : f32(end - f32(step * (steps - i - 1)));
+    // step·i is exact in float64 and so is the sum (both span < 53 bits): one rounding, like an FMA.
+    for (let i = 0; i < steps; i++) b[i] = i < half ? f32(start + step * i) : f32(end - step * (steps - i - 1));
     const scale = f32(10 ** (d - 6));
     for (let i = 0; i + 1 < steps; i++) {
       const mean = f32(f32(b[i] + b[i + 1]) / 2);
@@ -126,6 +131,17 @@ export function encodeSorted(s: number, map: Float32Array): number {
   }
   // map[lo] ≤ s < map[hi]
   return s - map[lo] > map[hi] - s ? hi : lo;
+}
+
+/**
+ * The LLM.int8 row scale for absmax m > 0: f32(127 · f32(1 / m)). This is bitsandbytes' float32
+ * arithmetic: its PyTorch kernels compute `127.0 / row_stats` as reciprocal × 127 (how PyTorch
+ * evaluates a scalar divided by a tensor), and the CUDA kernel's `__fdividef` also multiplies by a
+ * reciprocal. At an exact .5 product it decides the code (checked against bitsandbytes' output in
+ * spec/quant/bitsandbytes.spec.ts), so a correctly rounded 127 / m would not be bit-exact.
+ */
+export function int8Scale(m: number): number {
+  return f32(127 * f32(1 / m));
 }
 
 /** Float32 constant of the int8 GEMM dequantization, 1/(127·127) (the CUDA kernel's 6.200012e-05f). */

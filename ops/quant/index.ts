@@ -6,7 +6,7 @@ export {
 } from '../../lib/quant_codes.js';
 export {
   quantize4bit, dequantize4bit, doubleQuantize, restoreAbsmax, matmul4bit, disposeQuant4State,
-  type Quant4State, type Quantize4bitOptions, type Matmul4bitOptions,
+  type Quant4State, type Quantize4bitOptions, type Matmul4bitOptions, type DoubleQuantizeOptions,
 } from './quant4.js';
 export {
   quantizeInt8Rowwise, dequantizeInt8, int8VectorQuant, int8MatMul, int8Linear, disposeInt8State,

@@ -23,7 +23,7 @@ export interface Int8State {
 
 /**
  * Row-wise int8 quantization of W [N, K] (bitsandbytes' `int8_vectorwise_quant` of the float16
- * weight): SCB[n] = max|W[n,:]|, CB = rne(W · f32(127/SCB[n])) in [-127, 127]; zero rows give 0.
+ * weight): SCB[n] = max|W[n,:]|, CB = rne(W · f32(127 · f32(1/SCB[n]))) (bitsandbytes' scale) in [-127, 127]; zero rows give 0.
  */
 export function quantizeInt8Rowwise(w: Tensor): Int8State {
   const op = 'quantizeInt8Rowwise';

@@ -88,19 +88,34 @@ export function quantize4bit(w: Tensor, opts: Quantize4bitOptions = {}): Quant4S
   return { ...state, ...dq };
 }
 
+/** Options of `doubleQuantize`. */
+export interface DoubleQuantizeOptions {
+  /**
+   * The value subtracted before quantizing (default: the float32 mean of the absmax values). A
+   * float32 mean depends on the summation order, so PyTorch's and this one can differ in the last
+   * bit; passing bitsandbytes' stored `nested_offset` reproduces its codes exactly.
+   */
+  offset?: number;
+}
+
 /** The second level of double quantization: absmax values → uint8 codes + nested absmax + offset. */
-export function doubleQuantize(absmax: Tensor): Pick<Quant4State, 'absmax' | 'nestedAbsmax' | 'nestedQuantMap' | 'offset' | 'nestedBlocksize'> {
+export function doubleQuantize(absmax: Tensor, opts: DoubleQuantizeOptions = {}): Pick<Quant4State, 'absmax' | 'nestedAbsmax' | 'nestedQuantMap' | 'offset' | 'nestedBlocksize'> {
   const op = 'doubleQuantize';
   checkTensor(absmax, op, 'absmax');
   if (absmax.dtype !== 'float32' || absmax.rank !== 1) {
     throw new DTypeError(`${op}: 'absmax' must be float32 [nb], got ${absmax.dtype} [${absmax.shape}]`);
   }
-  const m = mean(absmax);
   let offset: number;
-  try {
-    offset = m.dataSync()[0];
-  } finally {
-    m.dispose();
+  if (opts.offset !== undefined) {
+    if (typeof opts.offset !== 'number' || !Number.isFinite(opts.offset)) throw new ArgumentError(`${op}: 'offset' must be a finite number, got ${String(opts.offset)}`);
+    offset = Math.fround(opts.offset);
+  } else {
+    const m = mean(absmax);
+    try {
+      offset = m.dataSync()[0];
+    } finally {
+      m.dispose();
+    }
   }
   const centered = sub(absmax, offset);
   const nestedQuantMap = fromStorage(dynamicMapSigned().slice(), [256], 'float32');

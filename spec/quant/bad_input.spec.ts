@@ -32,6 +32,7 @@ describe('quant: bad input', () => {
       expectThrow(() => matmul4bit(zeros([3, 64]), st, { bias: zeros([3]) }), ShapeError, "'bias' must be [2]");
       expectThrow(() => matmul4bit(zeros([3, 64]), st, { computeDtype: 'int8' }), DTypeError, "'computeDtype'");
       expectThrow(() => doubleQuantize(zeros([4], 'uint8')), DTypeError, 'doubleQuantize', "'absmax' must be float32");
+      expectThrow(() => doubleQuantize(zeros([4]), { offset: Number.NaN }), ArgumentError, 'doubleQuantize', "'offset' must be a finite number");
       expectThrow(() => matmul4bit(zeros([3, 64]), { ...st, nestedAbsmax: zeros([1]) }), ShapeError, "'state.absmax' must be uint8");
     });
   });

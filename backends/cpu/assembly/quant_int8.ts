@@ -151,7 +151,7 @@ export function int8RowStats(tid: i32, nth: i32, x: usize, T: i32, K: i32, thres
 }
 
 /**
- * Pass 2, rows of share tid: CA[t, k] = rne(f32(x16 · f32(127 / SCA[t]))) as int8, 0 in flagged
+ * Pass 2, rows of share tid: CA[t, k] = rne(f32(x16 · f32(127 · f32(1 / SCA[t])))) as int8, 0 in flagged
  * columns and in rows with SCA = 0.
  */
 export function int8RowQuant(tid: i32, nth: i32, x: usize, T: i32, K: i32, flags: usize, sca: usize, ca: usize): void {
@@ -165,7 +165,7 @@ export function int8RowQuant(tid: i32, nth: i32, x: usize, T: i32, K: i32, flags
       for (let k = 0; k < K; k++) store<i8>(dst + <usize>k, 0);
       continue;
     }
-    const s = f32x4.splat(<f32>(<f32>127 / m));
+    const s = f32x4.splat(<f32>(<f32>127 * <f32>(<f32>1 / m)));
     for (let k = 0; k < k8; k += 8) {
       const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(roundF16x4(v128.load(row + (<usize>k << 2))), s)));
       const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(roundF16x4(v128.load(row + (<usize>k << 2), 16)), s)));

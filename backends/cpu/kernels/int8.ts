@@ -7,7 +7,7 @@
 import type { TensorInfo } from '../../../lib/backend.js';
 import type { DType } from '../../../lib/dtype.js';
 import { numberToF16Bits } from '../../../lib/float16.js';
-import { INT8_MM_DEQUANT, INT8_W_DEQUANT, rne } from '../../../lib/quant_codes.js';
+import { int8Scale, INT8_MM_DEQUANT, INT8_W_DEQUANT, rne } from '../../../lib/quant_codes.js';
 import type { CpuBackend } from '../backend.js';
 import { countCall } from '../config.js';
 import { int8MatMulWasm, int8VectorQuantWasm } from './quant_wasm.js';
@@ -37,7 +37,7 @@ cpuKernel('QuantizeInt8Rowwise', ([w], _attrs, cpu) => {
       cv.fill(0, n * K, (n + 1) * K);
       continue;
     }
-    const scale = f32(127 / m);
+    const scale = int8Scale(m);
     for (let k = 0; k < K; k++) cv[n * K + k] = rne(f32(row[k] * scale));
   }
   return [cb, scb];
@@ -80,7 +80,7 @@ function int8VectorQuantRef(cpu: CpuBackend, x: TensorInfo, threshold: number): 
       if (a > m && !(threshold > 0 && a >= threshold)) m = a;
     }
     sv[t] = m;
-    const scale = m === 0 ? 0 : f32(127 / m);
+    const scale = m === 0 ? 0 : int8Scale(m);
     for (let k = 0; k < K; k++) cv[o + k] = isOutlierCol[k] || m === 0 ? 0 : rne(f32(h[o + k] * scale));
   }
   return [ca, sca, cols];

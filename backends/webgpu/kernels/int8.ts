@@ -29,7 +29,7 @@ const TO_F16 = 'fn h(v: f32) -> f32 { return f16_val(f16_bits(v)); }';
 /** WGSL `fn sbyte(i)`: int8 element i of binding `buf` (sign-extended). */
 const sbyteFn = (fn: string, buf: string) => `fn ${fn}(i: u32) -> i32 { return bitcast<i32>(${buf}[i >> 2u] << (24u - 8u * (i & 3u))) >> 24u; }`;
 
-/** Per-row absmax of the float16-rounded values (outliers ≥ threshold excluded) and f32(127 / absmax). */
+/** Per-row absmax of the float16-rounded values (outliers ≥ threshold excluded) and f32(127 · f32(1 / absmax)) (bitsandbytes' scale). */
 function rowScales(gpu: WebGPUBackend, x: TensorInfo, rows: number, K: number, threshold: number, absmax: TensorInfo, scale: TensorInfo): void {
   const u = new Uniforms().u32('rows', rows).u32('K', K).f32('thr', threshold);
   const body = () =>
@@ -39,7 +39,7 @@ function rowScales(gpu: WebGPUBackend, x: TensorInfo, rows: number, K: number, t
       `  var m = 0.0;`,
       `  for (var k = 0u; k < u_K(); k++) { let a = abs(h(ld(idx * u_K() + k))); if (a > m && !(u_thr() > 0.0 && a >= u_thr())) { m = a; } }`,
       `  out0[idx] = m;`,
-      `  out1[idx] = select(div_rn(127.0, m), 0.0, m == 0.0);`,
+      `  out1[idx] = select(127.0 * div_rn(1.0, m), 0.0, m == 0.0);`,
       `}`,
     ].join('\n');
   gpu.run({ name: 'Int8RowScale', key: x.dtype, inputs: ['u32'], outputs: ['f32', 'f32'], uniforms: u, body, grid: grid1d(rows, WG) }, [x], [absmax, scale]);
