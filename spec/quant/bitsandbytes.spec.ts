@@ -215,6 +215,40 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
     });
   }
 
+  it('tiny_llama_nf4_bf16 (bfloat16 model, compute and quant_storage): loaded in bfloat16 it saves back byte-identically; quantizing the bfloat16 float checkpoint here writes the same file; logits agree to bfloat16 precision', async () => {
+    const dir = join(FIX, 'tiny_llama_nf4_bf16');
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    const cfg = BitsAndBytesConfig.fromJSON(config.quantization_config);
+    expect(cfg.bnb4bitQuantStorage).to.equal('bfloat16');
+    const ref = await reference('tiny_llama_nf4_bf16');
+    const loaded = await AutoModelForCausalLM.fromPretrained(dir, { dtype: 'bfloat16' });
+    const made = await AutoModelForCausalLM.fromPretrained(join(FIX, 'tiny_llama_bf16'), { quantizationConfig: cfg, dtype: 'bfloat16' });
+    const out = await mkdtemp(join(tmpdir(), 'ft-bnb-'));
+    try {
+      const original = await readFile(join(dir, 'model.safetensors'));
+      for (const [i, model] of [loaded, made].entries()) {
+        await saveQuantizedModel(join(out, String(i)), model, cfg, { modelConfig: config });
+        expect(Buffer.compare(await readFile(join(out, String(i), 'model.safetensors')), original), i ? 'quantized here' : 'round trip').to.equal(0);
+      }
+      // bitsandbytes rounds each dequantized weight and every op's output to bfloat16 in PyTorch's
+      // order, flashtensor in its own (one rounding per 4-bit product): agreement to a few bfloat16
+      // ulps relative over the whole logit tensor (measured 0.018), not bit-exactness. Greedy tokens
+      // are not compared: a 2⁻⁸-relative difference flips this random model's sixth token.
+      const logits = forward(loaded, ref.ids);
+      let e = 0;
+      let n = 0;
+      for (let i = 0; i < logits.length; i++) {
+        e += (logits[i] - ref.logits[i]) ** 2;
+        n += ref.logits[i] ** 2;
+      }
+      expect(Math.sqrt(e / n)).to.be.below(0.03);
+    } finally {
+      loaded.dispose();
+      made.dispose();
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
   it('quantizing tiny_llama_fp32 here writes bitsandbytes\' int8 checkpoint byte for byte, and its NF4 checkpoint except the last bit of one mean', async () => {
     for (const name of ['tiny_llama_int8', 'tiny_llama_nf4']) {
       const config = JSON.parse(await readFile(join(FIX, name, 'config.json'), 'utf8'));
