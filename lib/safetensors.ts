@@ -24,4 +24,4 @@ export {
   type SafetensorsReadOptions,
   type SafetensorsSource,
 } from './safetensors/reader.js';
-export { saveSafetensors, serializeSafetensors, type SafetensorsTensorMap } from './safetensors/writer.js';
+export { saveBytesAs, savedBytesAs, saveSafetensors, serializeSafetensors, type SafetensorsTensorMap } from './safetensors/writer.js';

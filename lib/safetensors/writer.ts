@@ -8,7 +8,7 @@ import { bytesPerElement } from '../dtype.js';
 import { ENGINE } from '../engine.js';
 import { SafetensorsError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { layoutSafetensors, SAVE_DTYPE, show, type LayoutItem } from './format.js';
+import { formatBits, layoutSafetensors, SAVE_DTYPE, show, type LayoutItem } from './format.js';
 import { nodeModules, yieldToEventLoop } from './node.js';
 import { hostViewBackend, isStableBuffer } from './reader.js';
 
@@ -20,6 +20,31 @@ interface Item extends LayoutItem {
 }
 
 const WRITE_CHUNK = 16 << 20;
+
+/** uint8 tensors whose bytes are saved under another dtype code and shape (see `saveBytesAs`). */
+const SAVED_AS = new WeakMap<Tensor, { dtype: string; shape: number[] }>();
+
+/**
+ * Marks a uint8 tensor as the raw bytes of a tensor stored with dtype code `dtype` and `shape`
+ * (e.g. bitsandbytes' 4-bit codes in a float64 container, `bnb_4bit_quant_storage=float64`): the
+ * writers save its bytes unchanged under that header entry. Returns the tensor.
+ */
+export function saveBytesAs(t: Tensor, dtype: string, shape: readonly number[]): Tensor {
+  const bits = formatBits(dtype);
+  if (bits === undefined) throw new SafetensorsError(`saveBytesAs: unknown dtype code ${show(dtype)}`);
+  if (t.dtype !== 'uint8') throw new SafetensorsError(`saveBytesAs: expected a uint8 tensor of raw bytes, got ${t.dtype} [${t.shape}]`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0) || (n * bits) / 8 !== t.size) {
+    throw new SafetensorsError(`saveBytesAs: ${dtype} [${shape}] needs ${(n * bits) / 8} bytes, the tensor holds ${t.size}`);
+  }
+  SAVED_AS.set(t, { dtype, shape: shape.slice() });
+  return t;
+}
+
+/** The dtype code and shape a tensor's bytes are saved as, when marked by `saveBytesAs`. */
+export function savedBytesAs(t: Tensor): { dtype: string; shape: number[] } | undefined {
+  return SAVED_AS.get(t);
+}
 
 function prepare(op: string, tensors: SafetensorsTensorMap, metadata: Record<string, string> | undefined): Item[] {
   if (metadata !== undefined) {
@@ -46,8 +71,8 @@ function prepare(op: string, tensors: SafetensorsTensorMap, metadata: Record<str
     seen.add(name);
     if (!(t instanceof Tensor)) throw new SafetensorsError(`${op}: '${name}' is not a Tensor (got ${show(t)})`);
     if (t.isDisposed) throw new SafetensorsError(`${op}: tensor '${name}' is disposed`);
-    const dtype = SAVE_DTYPE[t.dtype];
-    items.push({ name, dtype, shape: t.shape, byteLength: t.size * bytesPerElement(t.dtype), tensor: t });
+    const as = SAVED_AS.get(t);
+    items.push({ name, dtype: as?.dtype ?? SAVE_DTYPE[t.dtype], shape: as?.shape ?? t.shape, byteLength: t.size * bytesPerElement(t.dtype), tensor: t });
   }
   return items;
 }

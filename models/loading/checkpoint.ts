@@ -7,7 +7,8 @@
 
 import type { DType } from '../../lib/dtype.js';
 import { SafetensorsError } from '../../lib/errors.js';
-import { openSafetensors } from '../../lib/safetensors.js';
+import { openSafetensors, saveBytesAs } from '../../lib/safetensors.js';
+import { fromStorage } from '../../ops/creation.js';
 import type { Tensor } from '../../lib/tensor.js';
 
 /** One tensor listed in a checkpoint header. */
@@ -28,6 +29,8 @@ export interface Checkpoint {
   totalBytes: number;
   /** Reads one tensor; floating-point tensors are converted to `dtype` when given (others load as stored, I64 → int32). */
   read(name: string, dtype?: DType): Promise<Tensor>;
+  /** Reads one tensor's stored bytes as a uint8 tensor marked (`saveBytesAs`) with its stored dtype and shape. */
+  readRaw(name: string): Promise<Tensor>;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,11 @@ export async function openCheckpoint(dirOrFile: string): Promise<Checkpoint> {
     entries,
     totalBytes: file.totalBytes,
     read: (name, dtype) => file.read(name, dtype && FLOAT_CODES.has(file.entry(name)?.dtype ?? '') ? { dtype } : {}),
+    readRaw: async (name) => {
+      const bytes = await file.readBytes(name);
+      const e = file.entry(name)!;
+      return saveBytesAs(fromStorage(bytes, [bytes.length], 'uint8'), e.dtype, e.shape);
+    },
     close: () => file.close(),
   };
 }

@@ -159,7 +159,9 @@ export async function loadWeights(model: Module, ckpt: Checkpoint, opts: LoadWei
         let bytes = 0;
         try {
           for (const [suffix, ce] of Object.entries(g.files)) {
-            parts[suffix] = await ckpt.read(ce.name);
+            // A float64 part can only be a container of raw bytes (bnb_4bit_quant_storage=float64):
+            // converting its "values" to float32 would destroy them.
+            parts[suffix] = ce.dtype === 'F64' ? await ckpt.readRaw(ce.name) : await ckpt.read(ce.name);
             bytes += ce.byteLength;
           }
           const w = t!.fromPrequantized!(name, parts);

@@ -6,6 +6,7 @@
 import { bytesPerElement, isFloat, type DType } from '../../lib/dtype.js';
 import { ENGINE } from '../../lib/engine.js';
 import { ArgumentError, DTypeError } from '../../lib/errors.js';
+import { saveBytesAs } from '../../lib/safetensors.js';
 import type { Tensor } from '../../lib/tensor.js';
 import { fromStorage } from '../../ops/creation.js';
 import {
@@ -131,14 +132,16 @@ export class Quant4Weight implements LinearWeight {
   private packedForStorage(): Tensor {
     const st = this.quantStorage;
     if (st === 'uint8') return this.state.packed;
-    if (st === 'float64') throw new DTypeError(`Quant4Weight: quantStorage 'float64' cannot be written (flashtensor has no float64 tensors); use another container dtype`);
     if (this.container) return this.container;
     const bytes = this.state.packed.size;
-    const item = bytesPerElement(st);
+    const item = st === 'float64' ? 8 : bytesPerElement(st);
     if (bytes % item !== 0) {
       throw new ArgumentError(`Quant4Weight: ${bytes} packed bytes do not fill whole ${st} elements (quantStorage ${st}); use uint8`);
     }
-    this.container = ENGINE.makeView(this.state.packed, [bytes / item, 1], st);
+    // flashtensor has no float64 tensors: a uint8 view whose bytes the writers save as F64.
+    this.container = st === 'float64'
+      ? saveBytesAs(ENGINE.makeView(this.state.packed, [bytes], 'uint8'), 'F64', [bytes / item, 1])
+      : ENGINE.makeView(this.state.packed, [bytes / item, 1], st);
     return this.container;
   }
 }

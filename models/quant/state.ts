@@ -9,6 +9,7 @@ import { bytesPerElement, type DType } from '../../lib/dtype.js';
 import { ENGINE } from '../../lib/engine.js';
 import { QuantStateError } from '../../lib/errors.js';
 import { BLOCKSIZES_4BIT, codeTable, NESTED_BLOCKSIZE, type QuantType } from '../../lib/quant_codes.js';
+import { savedBytesAs } from '../../lib/safetensors.js';
 import type { Tensor } from '../../lib/tensor.js';
 import type { Quant4State } from '../../ops/quant/quant4.js';
 import { DenseWeight, type LinearWeight } from '../nn/weight.js';
@@ -183,7 +184,8 @@ function build4bit(
   if (wBytes !== Math.ceil(n / 2)) {
     throw new QuantStateError(`${wKey}: holds ${wBytes} bytes (${w.dtype} [${w.shape}]) but shape [${N}, ${K}] needs ceil(${n}/2) = ${Math.ceil(n / 2)}`);
   }
-  const quantStorage = (w.dtype === 'bool' || w.dtype === 'int32' ? 'uint8' : w.dtype) as QuantStorage;
+  // Raw bytes of a float64 container (read by the loader as uint8, marked with the stored dtype).
+  const quantStorage = (savedBytesAs(w)?.dtype === 'F64' ? 'float64' : w.dtype === 'bool' || w.dtype === 'int32' ? 'uint8' : w.dtype) as QuantStorage;
   if (!QUANT_STORAGE_DTYPES.includes(quantStorage) || w.dtype === 'bool' || w.dtype === 'int32') {
     throw new QuantStateError(`${wKey}: a packed 4-bit weight cannot be stored as ${w.dtype}; expected one of ${QUANT_STORAGE_DTYPES.join(', ')}`);
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSafetensors, memory, openSafetensors, resetPeakMemory, saveSafetensors, serializeSafetensors, toBackend, type Tensor } from 'flashtensor';
+import { loadSafetensors, memory, openSafetensors, resetPeakMemory, saveBytesAs, saveSafetensors, SafetensorsError, serializeSafetensors, toBackend, type Tensor } from 'flashtensor';
 import { encodeBf16, encodeF16 } from '../../lib/float16.js';
 
 import { tmp, rawBytes, raw, stBytes, writeTmp, rejection, expectStError, store, disposeAll, spySource } from '../helpers/safetensors.js';
@@ -258,6 +258,21 @@ describe('safetensors: streaming, bad files, memory, saving', () => {
   });
 
   describe('saving', () => {
+    it('saveBytesAs writes a uint8 tensor\'s bytes under another dtype code and shape (a float64 container), in the canonical order', async () => {
+      const bytes = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+      const t = saveBytesAs(raw(bytes, [16], 'uint8'), 'F64', [2, 1]);
+      const small = raw([1, 2], [2], 'float32');
+      const file = await openSafetensors(await serializeSafetensors({ b: small, a: t }));
+      // F64 sorts before F32 (larger alignment first), as the reference writer orders it.
+      expect(file.entries().map((e) => [e.name, e.dtype, e.shape])).to.deep.equal([['a', 'F64', [2, 1]], ['b', 'F32', [2]]]);
+      expect(Array.from(await file.readBytes('a'))).to.deep.equal(Array.from(bytes));
+      await file.close();
+      expect(() => saveBytesAs(small, 'F64', [1])).to.throw(SafetensorsError, 'expected a uint8 tensor');
+      expect(() => saveBytesAs(t, 'F64', [3, 1])).to.throw(SafetensorsError, 'F64 [3,1] needs 24 bytes, the tensor holds 16');
+      expect(() => saveBytesAs(t, 'F65', [2])).to.throw(SafetensorsError, "unknown dtype code \"F65\"");
+      disposeAll({ t, small });
+    });
+
     it('is atomic: a tensor read that fails midway leaves the old file intact and no temp file', async () => {
       const dir = mkdtempSync(join(tmp, 'atomic-'));
       const p = join(dir, 'model.safetensors');

@@ -249,6 +249,32 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
     }
   });
 
+  it('tiny_llama_nf4_f64 (packed codes in a float64 container): loads and reproduces its logits, saves back byte-identically, and quantizing here with quantStorage float64 writes the same file', async () => {
+    const dir = join(FIX, 'tiny_llama_nf4_f64');
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    const cfg = BitsAndBytesConfig.fromJSON(config.quantization_config);
+    expect(cfg.bnb4bitQuantStorage).to.equal('float64');
+    const ref = await reference('tiny_llama_nf4_f64');
+    const loaded = await AutoModelForCausalLM.fromPretrained(dir);
+    const made = await AutoModelForCausalLM.fromPretrained(join(FIX, 'tiny_llama_fp32'), { quantizationConfig: cfg });
+    const out = await mkdtemp(join(tmpdir(), 'ft-bnb-'));
+    try {
+      const logits = forward(loaded, ref.ids);
+      let maxDiff = 0;
+      for (let i = 0; i < logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref.logits[i]));
+      expect(maxDiff).to.be.below(5e-5);
+      const original = await readFile(join(dir, 'model.safetensors'));
+      for (const [i, model] of [loaded, made].entries()) {
+        await saveQuantizedModel(join(out, String(i)), model, cfg, { modelConfig: config });
+        expect(Buffer.compare(await readFile(join(out, String(i), 'model.safetensors')), original), i ? 'quantized here' : 'round trip').to.equal(0);
+      }
+    } finally {
+      loaded.dispose();
+      made.dispose();
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
   it('quantizing tiny_llama_fp32 here writes bitsandbytes\' int8 checkpoint byte for byte, and its NF4 checkpoint except the last bit of one mean', async () => {
     for (const name of ['tiny_llama_int8', 'tiny_llama_nf4']) {
       const config = JSON.parse(await readFile(join(FIX, name, 'config.json'), 'utf8'));
