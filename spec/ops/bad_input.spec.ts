@@ -195,6 +195,7 @@ describe('ops: bad input (every op)', () => {
     const coveredElsewhere = new Set([
       'sdpa', 'explainSdpa', 'flashAttention', 'sdpaWithWeights', 'flashAttnVarlen', 'unpadInput', 'padInput', 'causalKeepMask', // spec/attention
       'loadSafetensors', 'openSafetensors', 'saveSafetensors', 'serializeSafetensors', 'layoutSafetensors', // spec/lib/safetensors.spec.ts
+      'saveBytesAs', 'savedBytesAs', // spec/lib/safetensors_io.spec.ts (container dtypes)
       // spec/quant/bad_input.spec.ts
       'quantize4bit', 'dequantize4bit', 'doubleQuantize', 'restoreAbsmax', 'matmul4bit', 'quantizeInt8Rowwise', 'dequantizeInt8',
       'int8VectorQuant', 'int8MatMul', 'int8Linear', 'calibrate', 'quantizeModel', 'linearWeightFromState', 'linearWeightFromStateAsync',
