@@ -15,6 +15,7 @@ import {
   type CausalLM, type Tensor,
 } from '../../index.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
+import { relFrob } from './helpers.js';
 
 const FIX = join(REPO_ROOT, 'spec/fixtures/bitsandbytes');
 
@@ -176,6 +177,22 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
     return out;
   }
 
+  const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+
+  /** Saves each model with the checkpoint's config into `out` and expects the checkpoint's exact model.safetensors bytes. */
+  async function expectSavedAs(dir: string, out: string, models: [string, CausalLM][], config: Record<string, unknown>): Promise<void> {
+    const original = await readFile(join(dir, 'model.safetensors'));
+    const cfg = BitsAndBytesConfig.fromJSON(config.quantization_config as Record<string, unknown>);
+    for (const [label, model] of models) {
+      await saveQuantizedModel(join(out, label), model, cfg, { modelConfig: config });
+      expect(Buffer.compare(await readFile(join(out, label, 'model.safetensors')), original), label).to.equal(0);
+    }
+  }
+
   function forward(model: CausalLM, ids: number[]): Float32Array {
     const x = tensor(Int32Array.from(ids), [1, ids.length], 'int32');
     const out = model.forward(x, { useCache: false });
@@ -194,9 +211,7 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
       try {
         const kinds = model.namedModules().map(([p, m]) => [p, (m as { weight?: { kind?: string } }).weight?.kind]).filter(([, k]) => k);
         expect(kinds.filter(([, k]) => k !== 'dense').length).to.equal(14);
-        const logits = forward(model, ref.ids);
-        let maxDiff = 0;
-        for (let i = 0; i < logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref.logits[i]));
+        const maxDiff = maxAbsDiff(forward(model, ref.ids), ref.logits);
         // int8: bitsandbytes' PyTorch kernels dequantize with 6.200124e-05 (CUDA: 1/16129) and keep
         // the product in float32 (CUDA: float16); the per-layer test below bounds exactly that.
         expect(maxDiff, `max |Δ logit| ${maxDiff}`).to.be.below(logitTol);
@@ -204,9 +219,8 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
         expect(gen[0].slice(ref.ids.length)).to.deep.equal(ref.greedy);
 
         const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
-        await saveQuantizedModel(out, model, BitsAndBytesConfig.fromJSON(config.quantization_config), { modelConfig: config });
-        expect(Buffer.compare(await readFile(join(out, 'model.safetensors')), await readFile(join(dir, 'model.safetensors')))).to.equal(0);
-        const saved = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
+        await expectSavedAs(dir, out, [['round trip', model]], config);
+        const saved = JSON.parse(await readFile(join(out, 'round trip', 'config.json'), 'utf8'));
         expect(saved).to.deep.equal(config);
       } finally {
         model.dispose();
@@ -225,23 +239,12 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
     const made = await AutoModelForCausalLM.fromPretrained(join(FIX, 'tiny_llama_bf16'), { quantizationConfig: cfg, dtype: 'bfloat16' });
     const out = await mkdtemp(join(tmpdir(), 'ft-bnb-'));
     try {
-      const original = await readFile(join(dir, 'model.safetensors'));
-      for (const [i, model] of [loaded, made].entries()) {
-        await saveQuantizedModel(join(out, String(i)), model, cfg, { modelConfig: config });
-        expect(Buffer.compare(await readFile(join(out, String(i), 'model.safetensors')), original), i ? 'quantized here' : 'round trip').to.equal(0);
-      }
+      await expectSavedAs(dir, out, [['round trip', loaded], ['quantized here', made]], config);
       // bitsandbytes rounds each dequantized weight and every op's output to bfloat16 in PyTorch's
       // order, flashtensor in its own (one rounding per 4-bit product): agreement to a few bfloat16
       // ulps relative over the whole logit tensor (measured 0.018), not bit-exactness. Greedy tokens
       // are not compared: a 2⁻⁸-relative difference flips this random model's sixth token.
-      const logits = forward(loaded, ref.ids);
-      let e = 0;
-      let n = 0;
-      for (let i = 0; i < logits.length; i++) {
-        e += (logits[i] - ref.logits[i]) ** 2;
-        n += ref.logits[i] ** 2;
-      }
-      expect(Math.sqrt(e / n)).to.be.below(0.03);
+      expect(relFrob(forward(loaded, ref.ids), ref.logits)).to.be.below(0.03);
     } finally {
       loaded.dispose();
       made.dispose();
@@ -259,15 +262,8 @@ describe('quant/bitsandbytes checkpoints (transformers save_pretrained)', functi
     const made = await AutoModelForCausalLM.fromPretrained(join(FIX, 'tiny_llama_fp32'), { quantizationConfig: cfg });
     const out = await mkdtemp(join(tmpdir(), 'ft-bnb-'));
     try {
-      const logits = forward(loaded, ref.ids);
-      let maxDiff = 0;
-      for (let i = 0; i < logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref.logits[i]));
-      expect(maxDiff).to.be.below(5e-5);
-      const original = await readFile(join(dir, 'model.safetensors'));
-      for (const [i, model] of [loaded, made].entries()) {
-        await saveQuantizedModel(join(out, String(i)), model, cfg, { modelConfig: config });
-        expect(Buffer.compare(await readFile(join(out, String(i), 'model.safetensors')), original), i ? 'quantized here' : 'round trip').to.equal(0);
-      }
+      expect(maxAbsDiff(forward(loaded, ref.ids), ref.logits)).to.be.below(5e-5);
+      await expectSavedAs(dir, out, [['round trip', loaded], ['quantized here', made]], config);
     } finally {
       loaded.dispose();
       made.dispose();

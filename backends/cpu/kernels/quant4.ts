@@ -119,9 +119,9 @@ cpuKernel('Quant4MatMul', (inputs, attrs: Quant4MatMulAttrs, cpu) => quant4MatMu
 /**
  * The reference: y[t, n] = Σ_k r(x[t, k]) · f32(r(map[code(n, k)]) · absmax[block(n, k)]) with r =
  * rounding to the compute dtype, accumulated in float64, plus r(bias[n]), rounded once to the
- * compute dtype (then stored in `outDtype`). The code table is held in the compute dtype, as bitsandbytes' kernels hold it;
- * the float32 absmax is not rounded (bitsandbytes rounds it and the product too, which only loses
- * precision). So a 16-bit weight here differs from `dequantize4bit(state, dtype)`'s by at most one
+ * compute dtype and stored in `outDtype`. The code table is held in the compute dtype, as
+ * bitsandbytes' kernels hold it; the float32 absmax is not rounded (bitsandbytes rounds it and the
+ * product too, which only loses precision). So a 16-bit weight here differs from `dequantize4bit(state, dtype)`'s by at most one
  * rounding. One weight row is dequantized at a time into a K-float scratch row.
  */
 function quant4MatMulRef(cpu: CpuBackend, inputs: readonly TensorInfo[], attrs: Quant4MatMulAttrs): TensorInfo {
